@@ -1,0 +1,29 @@
+// tcpstack/checksum.cc — RFC 1071 Internet checksum, summing 32 bits at a time.
+#include "tcpstack/checksum.h"
+
+namespace mx::net {
+
+uint64_t csum_partial(ByteSpan data, uint64_t initial) noexcept {
+  uint64_t sum = initial;
+  const uint8_t* p = data.data();
+  size_t n = data.size();
+  while (n >= 4) {
+    sum += load_be32(p);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    sum += load_be16(p);
+    p += 2;
+    n -= 2;
+  }
+  if (n == 1) sum += uint64_t{p[0]} << 8;
+  return sum;
+}
+
+uint16_t csum_fold(uint64_t sum) noexcept {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum & 0xffff);
+}
+
+}  // namespace mx::net
