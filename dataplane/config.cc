@@ -1,0 +1,285 @@
+// dataplane/config.cc — schema of mxgate's TOML config: known keys, types, ranges, and the
+// cross-checks between sections. Each error names the file, the line and the key.
+#include "dataplane/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "dataplane/toml.h"
+
+namespace mx::cfg {
+namespace {
+
+using Kind = TomlValue::Kind;
+
+class Reader {
+ public:
+  Reader(const std::string& src, const TomlTable& t) : src_(src), t_(t) {}
+
+  std::string where(const TomlValue& v, const std::string& key) const {
+    return src_ + ":" + std::to_string(v.line) + ": " + section() + "key '" + key + "': ";
+  }
+  std::string section() const { return t_.name.empty() ? "" : "[" + t_.name + "] "; }
+
+  // Every key of the table must be one of `known`.
+  std::optional<Error> unknown_keys(std::initializer_list<const char*> known) const {
+    for (const auto& entry : t_.entries) {
+      const std::string& key = entry.first;
+      bool ok = std::any_of(known.begin(), known.end(), [&](const char* n) { return key == n; });
+      if (!ok)
+        return Error{src_ + ":" + std::to_string(entry.second.line) + ": " + section() + "unknown key '" + key + "'"};
+    }
+    return std::nullopt;
+  }
+
+  const TomlValue* get(const std::string& key, Kind kind, std::optional<Error>& err) const {
+    const TomlValue* v = t_.find(key);
+    if (!v || err) return nullptr;
+    if (v->kind != kind) {
+      err = Error{where(*v, key) + "expected " + kind_name(kind) + ", got " + kind_name(v->kind)};
+      return nullptr;
+    }
+    return v;
+  }
+
+  void str(const std::string& key, std::string& out, std::optional<Error>& err) const {
+    if (auto* v = get(key, Kind::kString, err)) out = v->str;
+  }
+  void boolean(const std::string& key, bool& out, std::optional<Error>& err) const {
+    if (auto* v = get(key, Kind::kBool, err)) out = v->b;
+  }
+  template <typename T>
+  void uint(const std::string& key, T& out, uint64_t lo, uint64_t hi, std::optional<Error>& err) const {
+    auto* v = get(key, Kind::kInt, err);
+    if (!v) return;
+    if (v->i < 0 || static_cast<uint64_t>(v->i) < lo || static_cast<uint64_t>(v->i) > hi) {
+      err = Error{where(*v, key) + std::to_string(v->i) + " is out of range " + std::to_string(lo) + ".." +
+                  std::to_string(hi)};
+      return;
+    }
+    out = static_cast<T>(v->i);
+  }
+  void uint_list(const std::string& key, std::vector<uint32_t>& out, uint64_t hi, std::optional<Error>& err) const {
+    auto* v = get(key, Kind::kArray, err);
+    if (!v) return;
+    out.clear();
+    for (const TomlValue& e : v->arr) {
+      if (e.kind != Kind::kInt || e.i < 0 || static_cast<uint64_t>(e.i) > hi) {
+        err = Error{where(e, key) + "expected integers 0.." + std::to_string(hi)};
+        return;
+      }
+      if (std::find(out.begin(), out.end(), e.i) != out.end()) {
+        err = Error{where(e, key) + std::to_string(e.i) + " listed twice"};
+        return;
+      }
+      out.push_back(static_cast<uint32_t>(e.i));
+    }
+  }
+  void str_list(const std::string& key, std::vector<std::string>& out, std::optional<Error>& err) const {
+    auto* v = get(key, Kind::kArray, err);
+    if (!v) return;
+    for (const TomlValue& e : v->arr) {
+      if (e.kind != Kind::kString) {
+        err = Error{where(e, key) + "expected strings"};
+        return;
+      }
+      out.push_back(e.str);
+    }
+  }
+  std::optional<Error> missing(const std::string& key) const {
+    if (t_.find(key)) return std::nullopt;
+    return Error{src_ + ":" + std::to_string(t_.line) + ": " + section() + "missing key '" + key + "'"};
+  }
+  const TomlValue* raw(const std::string& key) const { return t_.find(key); }
+
+ private:
+  const std::string& src_;
+  const TomlTable& t_;
+};
+
+bool valid_pci(const std::string& s) {
+  // Domain:Bus:Device.Function, e.g. 0000:01:00.0
+  if (s.size() != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11})
+    if (!std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
+bool valid_vdev(const std::string& s) {
+  if (s.rfind("net_", 0) != 0 || s.size() > 256) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_,=.:-/", c);
+  });
+}
+
+std::optional<Error> read_eal(const std::string& src, const TomlTable& t, EalConfig& e) {
+  Reader r(src, t);
+  if (auto err = r.unknown_keys({"lcores", "main_lcore", "hugepages", "memory_mb", "in_memory",
+                                 "file_prefix", "log_level", "extra_args"}))
+    return err;
+  if (auto err = r.missing("lcores")) return err;
+  std::optional<Error> err;
+  r.uint_list("lcores", e.lcores, kMaxLcores - 1, err);
+  r.uint("main_lcore", e.main_lcore, 0, kMaxLcores - 1, err);
+  r.boolean("hugepages", e.hugepages, err);
+  r.uint("memory_mb", e.memory_mb, 64, 1u << 20, err);
+  r.boolean("in_memory", e.in_memory, err);
+  r.str("file_prefix", e.file_prefix, err);
+  r.str("log_level", e.log_level, err);
+  r.str_list("extra_args", e.extra_args, err);
+  if (err) return err;
+  static const char* kLevels[] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
+  if (std::find_if(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return e.log_level == l; }) ==
+      std::end(kLevels))
+    return Error{r.where(*r.raw("log_level"), "log_level") + "'" + e.log_level +
+                 "' is not one of emerg, alert, crit, error, warning, notice, info, debug"};
+  if (e.file_prefix.empty() || e.file_prefix.size() > 32 ||
+      !std::all_of(e.file_prefix.begin(), e.file_prefix.end(),
+                   [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }))
+    return Error{r.where(*r.raw("file_prefix"), "file_prefix") + "use 1..32 of [A-Za-z0-9_-]"};
+  if (e.lcores.empty()) return Error{r.where(*r.raw("lcores"), "lcores") + "needs at least one lcore"};
+  if (std::find(e.lcores.begin(), e.lcores.end(), e.main_lcore) == e.lcores.end())
+    return Error{src + ":" + std::to_string(t.line) + ": [eal] key 'main_lcore': lcore " +
+                 std::to_string(e.main_lcore) + " is not in lcores"};
+  return std::nullopt;
+}
+
+std::optional<Error> read_port(const std::string& src, const TomlTable& t, PortConfig& p) {
+  Reader r(src, t);
+  if (auto err = r.unknown_keys({"name", "vdev", "pci", "ipv4", "ipv6", "mac", "mtu", "rx_desc", "tx_desc"})) return err;
+  for (const char* k : {"name", "ipv4"})
+    if (auto err = r.missing(k)) return err;
+  p.line = t.line;
+  std::optional<Error> err;
+  std::string v4, v6, mac;
+  r.str("name", p.name, err);
+  r.str("vdev", p.vdev, err);
+  r.str("pci", p.pci, err);
+  r.str("ipv4", v4, err);
+  r.str("ipv6", v6, err);
+  r.str("mac", mac, err);
+  r.uint("mtu", p.mtu, 576, 9000, err);
+  r.uint("rx_desc", p.rx_desc, 64, 16384, err);
+  r.uint("tx_desc", p.tx_desc, 64, 16384, err);
+  if (err) return err;
+  if (p.vdev.empty() == p.pci.empty())
+    return Error{src + ":" + std::to_string(t.line) + ": [[port]] '" + p.name +
+                 "': set exactly one of 'vdev' and 'pci'"};
+  if (!p.vdev.empty() && !valid_vdev(p.vdev))
+    return Error{r.where(*r.raw("vdev"), "vdev") + "'" + p.vdev + "' is not a DPDK net vdev like net_tap0,iface=mxtap0"};
+  if (!p.pci.empty() && !valid_pci(p.pci))
+    return Error{r.where(*r.raw("pci"), "pci") + "'" + p.pci + "' is not a PCI address like 0000:01:00.0"};
+  auto a4 = Ipv4Prefix::parse(v4);
+  if (!a4 || a4->addr.is_zero() || a4->addr.is_multicast() || a4->addr.is_loopback() || a4->len == 0)
+    return Error{r.where(*r.raw("ipv4"), "ipv4") + "'" + v4 + "' is not a unicast IPv4 address with prefix, like 198.18.0.2/24"};
+  p.ipv4 = *a4;
+  if (r.raw("ipv6")) {
+    auto a6 = Ipv6Prefix::parse(v6);
+    if (!a6 || a6->len == 0 || a6->addr.b[0] == 0xff)
+      return Error{r.where(*r.raw("ipv6"), "ipv6") + "'" + v6 + "' is not a unicast IPv6 address with prefix, like 2001:db8::2/64"};
+    p.ipv6 = *a6;
+  }
+  if (r.raw("mac")) {
+    auto m = MacAddr::parse(mac);
+    if (!m || m->is_multicast() || m->is_zero())
+      return Error{r.where(*r.raw("mac"), "mac") + "'" + mac + "' is not a unicast MAC like 02:6d:78:00:00:01"};
+    p.mac = *m;
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> read_dataplane(const std::string& src, const TomlTable& t, DataplaneConfig& d) {
+  Reader r(src, t);
+  if (auto err = r.unknown_keys({"net_lcores", "idle", "idle_sleep_max_us", "idle_polls_before_sleep", "burst",
+                                 "mbufs", "arp_entries", "arp_reachable_s"}))
+    return err;
+  if (auto err = r.missing("net_lcores")) return err;
+  std::optional<Error> err;
+  std::string idle = "adaptive";
+  r.uint_list("net_lcores", d.net_lcores, kMaxLcores - 1, err);
+  r.str("idle", idle, err);
+  r.uint("idle_sleep_max_us", d.idle_sleep_max_us, 1, 100000, err);
+  r.uint("idle_polls_before_sleep", d.idle_polls_before_sleep, 1, 1u << 20, err);
+  r.uint("burst", d.burst, 1, kMaxBurst, err);
+  r.uint("mbufs", d.mbufs, kMinMbufs, kMaxMbufs, err);
+  r.uint("arp_entries", d.arp_entries, 8, 1u << 20, err);
+  r.uint("arp_reachable_s", d.arp_reachable_s, 1, 86400, err);
+  if (err) return err;
+  if (idle == "adaptive") d.idle = IdleMode::kAdaptive;
+  else if (idle == "poll") d.idle = IdleMode::kPoll;
+  else return Error{r.where(*r.raw("idle"), "idle") + "'" + idle + "' is not 'adaptive' or 'poll'"};
+  if (d.net_lcores.empty()) return Error{r.where(*r.raw("net_lcores"), "net_lcores") + "needs at least one lcore"};
+  return std::nullopt;
+}
+
+std::optional<Error> cross_check(const std::string& src, Config& c, const TomlDoc& doc) {
+  auto line_of = [&](const char* table) {
+    for (const auto& t : doc.tables)
+      if (t.name == table) return t.line;
+    return 1;
+  };
+  for (uint32_t l : c.dataplane.net_lcores) {
+    if (std::find(c.eal.lcores.begin(), c.eal.lcores.end(), l) == c.eal.lcores.end() || l == c.eal.main_lcore)
+      return Error{src + ":" + std::to_string(line_of("dataplane")) + ": [dataplane] key 'net_lcores': lcore " +
+                   std::to_string(l) + " must be in [eal] lcores and not the main lcore"};
+  }
+  if (c.ports.empty()) return Error{src + ": no [[port]] section: the data plane needs at least one port"};
+  if (c.ports.size() > kMaxPorts) return Error{src + ": more than " + std::to_string(kMaxPorts) + " ports"};
+  for (size_t i = 0; i < c.ports.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (c.ports[i].name == c.ports[j].name || c.ports[i].ipv4.addr == c.ports[j].ipv4.addr)
+        return Error{src + ":" + std::to_string(c.ports[i].line) + ": [[port]] '" + c.ports[i].name +
+                     "' repeats the name or address of the port on line " + std::to_string(c.ports[j].line)};
+  return std::nullopt;
+}
+
+}  // namespace
+
+Expected<Config> parse_config(std::string_view text, const std::string& source) {
+  auto doc = parse_toml(text, source);
+  if (!doc) return doc.error();
+  Config c;
+  c.path = source;
+  bool have_eal = false, have_dp = false;
+  for (const TomlTable& t : doc->tables) {
+    std::optional<Error> err;
+    if (t.name.empty()) {
+      if (!t.entries.empty())
+        err = Error{source + ":" + std::to_string(t.entries[0].second.line) + ": unknown key '" + t.entries[0].first +
+                    "' outside any section"};
+    } else if (t.name == "eal" && !t.array) {
+      have_eal = true;
+      err = read_eal(source, t, c.eal);
+    } else if (t.name == "port" && t.array) {
+      c.ports.emplace_back();
+      err = read_port(source, t, c.ports.back());
+    } else if (t.name == "dataplane" && !t.array) {
+      have_dp = true;
+      err = read_dataplane(source, t, c.dataplane);
+    } else {
+      err = Error{source + ":" + std::to_string(t.line) + ": unknown section " + (t.array ? "[[" : "[") + t.name +
+                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane])"};
+    }
+    if (err) return *err;
+  }
+  if (!have_eal) return Error{source + ": missing section [eal]"};
+  if (!have_dp) return Error{source + ": missing section [dataplane]"};
+  if (auto err = cross_check(source, c, *doc)) return *err;
+  return c;
+}
+
+Expected<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path + ": cannot open config file"};
+  std::string text;
+  text.resize(kTomlMaxBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad()) return Error{path + ": read error"};
+  return parse_config(text, path);
+}
+
+}  // namespace mx::cfg

@@ -1,0 +1,70 @@
+// dataplane/config.h — mxgate's configuration file (TOML; documented in docs/config.md).
+//
+// Loading never touches the network or EAL: a bad file is reported (file, line, key) and
+// mxgate exits non-zero before anything else happens.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/expected.h"
+#include "common/net_types.h"
+
+namespace mx::cfg {
+
+constexpr uint32_t kMaxLcores = 128;
+constexpr uint32_t kMaxPorts = 8;
+constexpr uint32_t kMaxBurst = 64;
+constexpr uint32_t kMinMbufs = 1023;
+constexpr uint32_t kMaxMbufs = 1u << 20;
+
+struct EalConfig {
+  std::vector<uint32_t> lcores;          // every lcore EAL starts, main included
+  uint32_t main_lcore = 0;
+  bool hugepages = false;                // false: --no-huge (anonymous memory)
+  uint32_t memory_mb = 256;
+  bool in_memory = true;                 // hugepages only: no runtime files under /var/run/dpdk
+  std::string file_prefix = "mxgate";
+  std::string log_level = "notice";
+  std::vector<std::string> extra_args;   // appended verbatim, for experts
+};
+
+struct PortConfig {
+  std::string name;
+  std::string vdev;                      // e.g. "net_tap0,iface=mxtap0", or
+  std::string pci;                       // e.g. "0000:01:00.0"
+  Ipv4Prefix ipv4;
+  std::optional<Ipv6Prefix> ipv6;
+  std::optional<MacAddr> mac;            // the stack's MAC (see docs/config.md)
+  uint16_t mtu = 1500;
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+  int line = 0;
+};
+
+enum class IdleMode { kAdaptive, kPoll };
+
+struct DataplaneConfig {
+  std::vector<uint32_t> net_lcores;
+  IdleMode idle = IdleMode::kAdaptive;
+  uint32_t idle_sleep_max_us = 1000;
+  uint32_t idle_polls_before_sleep = 256;
+  uint32_t burst = 32;
+  uint32_t mbufs = 8191;
+  uint32_t arp_entries = 1024;
+  uint32_t arp_reachable_s = 300;
+};
+
+struct Config {
+  std::string path;
+  EalConfig eal;
+  std::vector<PortConfig> ports;
+  DataplaneConfig dataplane;
+};
+
+Expected<Config> parse_config(std::string_view text, const std::string& source);
+Expected<Config> load_config(const std::string& path);
+
+}  // namespace mx::cfg

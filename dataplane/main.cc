@@ -1,0 +1,154 @@
+// dataplane/main.cc — mxgate, the data plane process.
+//
+// SECURITY: runs as root (DPDK needs it for ports and hugepages); takes untrusted input only
+// through the ports, handled by tcpstack/ on the net lcores. The config file is trusted
+// operator input but still fully validated before EAL or any port is touched.
+//
+// Usage: mxgate --config FILE | --check-config FILE | --version | --help
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_version.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/config.h"
+#include "dataplane/eal_args.h"
+#include "dataplane/net_lcore.h"
+#include "dataplane/port.h"
+#include "dataplane/stats.h"
+#include "scan/engine_info.h"
+#include "smtp/tls_info.h"
+
+#ifdef MX_USE_MIMALLOC
+#include <mimalloc-new-delete.h>
+#endif
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+void usage(FILE* f) {
+  std::fputs(
+      "usage: mxgate --config FILE        run the data plane\n"
+      "       mxgate --check-config FILE  validate FILE and exit (0: valid)\n"
+      "       mxgate --version            print versions and exit\n",
+      f);
+}
+
+int print_version() {
+  std::printf("mxgate %s\n  %s\n  Hyperscan %s\n  libclamav %s\n  %s\n", MX_VERSION, rte_version(),
+              mx::scan::hyperscan_version().c_str(), mx::scan::clamav_version().c_str(),
+              mx::smtp::tls_library_version().c_str());
+  return 0;
+}
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Everything EAL-owned, released in reverse order on every exit path after rte_eal_init.
+struct Runtime {
+  rte_mempool* pool = nullptr;
+  std::vector<mx::dp::Port> ports;
+  std::vector<std::unique_ptr<mx::dp::NetLcore>> lcores;
+  ~Runtime() {
+    lcores.clear();
+    mx::dp::close_ports(ports);
+    if (pool) rte_mempool_free(pool);
+    rte_eal_cleanup();
+  }
+};
+
+int run(const mx::cfg::Config& c, const char* argv0) {
+  std::vector<std::string> args = mx::dp::build_eal_args(c, argv0);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+    std::fprintf(stderr, "mxgate: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+  Runtime rt;
+  for (uint32_t l : c.dataplane.net_lcores) {
+    if (!rte_lcore_is_enabled(l)) {
+      std::fprintf(stderr, "mxgate: net lcore %u is not enabled by EAL\n", l);
+      return 1;
+    }
+  }
+  rt.pool = rte_pktmbuf_pool_create("mx_mbufs", c.dataplane.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                    static_cast<int>(rte_socket_id()));
+  if (!rt.pool) {
+    std::fprintf(stderr, "mxgate: cannot create mbuf pool of %u: %s\n", c.dataplane.mbufs, rte_strerror(rte_errno));
+    return 1;
+  }
+  auto queues = static_cast<uint16_t>(c.dataplane.net_lcores.size());
+  auto ports = mx::dp::start_ports(c, rt.pool, queues);
+  if (!ports) {
+    std::fprintf(stderr, "mxgate: %s\n", ports.error().message.c_str());
+    return 1;
+  }
+  rt.ports = std::move(*ports);
+  uint16_t q = 0;
+  for (uint32_t l : c.dataplane.net_lcores)
+    rt.lcores.push_back(std::make_unique<mx::dp::NetLcore>(l, q++, c.dataplane, rt.ports, rt.pool));
+  std::vector<mx::dp::NetLcoreLaunch> launch;
+  for (auto& l : rt.lcores) launch.push_back({l.get(), &g_stop});
+  for (auto& l : launch) rte_eal_remote_launch(mx::dp::net_lcore_entry, &l, l.lcore->lcore());
+  for (const mx::dp::Port& p : rt.ports)
+    std::fprintf(stderr, "mxgate: port %s (%s) up: mac %s ipv4 %s/%u, %u queue(s)\n", p.cfg->name.c_str(),
+                 p.driver.c_str(), p.mac.to_string().c_str(), p.cfg->ipv4.addr.to_string().c_str(), p.cfg->ipv4.len,
+                 queues);
+  std::fprintf(stderr, "mxgate: ready\n");
+  std::fflush(stderr);
+
+  while (!g_stop.load()) {
+    timespec ts{0, 100 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  std::fprintf(stderr, "mxgate: stopping\n");
+  rte_eal_mp_wait_lcore();
+  mx::dp::print_counters(stderr, rt.lcores, rt.ports);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
+    usage(stdout);
+    return 0;
+  }
+  if (argc == 2 && !std::strcmp(argv[1], "--version")) return print_version();
+  if (argc != 3 || (std::strcmp(argv[1], "--config") != 0 && std::strcmp(argv[1], "--check-config") != 0)) {
+    usage(stderr);
+    return 2;
+  }
+  auto cfg = mx::cfg::load_config(argv[2]);
+  if (!cfg) {
+    std::fprintf(stderr, "mxgate: %s\n", cfg.error().message.c_str());
+    return 1;
+  }
+  if (!std::strcmp(argv[1], "--check-config")) {
+    std::printf("mxgate: %s: OK (%zu port(s), %zu net lcore(s))\n", argv[2], cfg->ports.size(),
+                cfg->dataplane.net_lcores.size());
+    return 0;
+  }
+  install_signals();
+  return run(*cfg, argv[0]);
+}
