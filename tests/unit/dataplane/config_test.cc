@@ -1,0 +1,125 @@
+// tests/unit/dataplane/config_test.cc — the config schema: every error names file, line, key.
+#include "dataplane/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace mx::cfg {
+namespace {
+
+const char* kGood = R"([eal]
+lcores = [0, 1]
+main_lcore = 0
+
+[[port]]
+name = "lab0"
+vdev = "net_tap0,iface=mxtap0"
+ipv4 = "198.18.0.2/24"
+ipv6 = "2001:db8::2/64"
+
+[dataplane]
+net_lcores = [1]
+)";
+
+TEST(Config, ParsesAMinimalConfigWithDefaults) {
+  auto c = parse_config(kGood, "good.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->eal.lcores, (std::vector<uint32_t>{0, 1}));
+  EXPECT_FALSE(c->eal.hugepages);
+  ASSERT_EQ(c->ports.size(), 1u);
+  EXPECT_EQ(c->ports[0].ipv4.addr.to_string(), "198.18.0.2");
+  EXPECT_EQ(c->ports[0].ipv4.len, 24);
+  ASSERT_TRUE(c->ports[0].ipv6);
+  EXPECT_EQ(c->ports[0].ipv6->addr.to_string(), "2001:db8::2");
+  EXPECT_EQ(c->ports[0].mtu, 1500);
+  EXPECT_EQ(c->dataplane.net_lcores, (std::vector<uint32_t>{1}));
+  EXPECT_EQ(c->dataplane.idle, IdleMode::kAdaptive);
+  EXPECT_EQ(c->dataplane.burst, 32u);
+}
+
+TEST(Config, TheShippedLabConfigIsValid) {
+  auto c = load_config(MX_SOURCE_ROOT "/config/lab.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ports[0].vdev, "net_tap0,iface=mxtap0");
+  EXPECT_EQ(c->ports[0].ipv4.addr.to_string(), "198.18.0.2");
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  auto c = load_config("/nonexistent/mxgate.toml");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().message, "/nonexistent/mxgate.toml: cannot open config file");
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  size_t p = s.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  return s.replace(p, from.size(), to);
+}
+
+struct Case {
+  std::string from, to, message;
+};
+
+class ConfigErrors : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ConfigErrors, NameFileLineAndKey) {
+  auto c = parse_config(replace(kGood, GetParam().from, GetParam().to), "c.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find(GetParam().message), std::string::npos) << c.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, ConfigErrors,
+    ::testing::Values(
+        Case{"main_lcore = 0", "main_lcore = 0\nbogus = 1", "c.toml:4: [eal] unknown key 'bogus'"},
+        Case{"ipv4 = \"198.18.0.2/24\"", "ipv4 = \"198.18.0.300/24\"",
+             "c.toml:8: [port] key 'ipv4': '198.18.0.300/24' is not a unicast IPv4"},
+        Case{"ipv4 = \"198.18.0.2/24\"", "ipv4 = \"198.18.0.2\"", "c.toml:8: [port] key 'ipv4'"},
+        Case{"ipv4 = \"198.18.0.2/24\"", "ipv4 = \"224.0.0.1/24\"", "c.toml:8: [port] key 'ipv4'"},
+        Case{"ipv4 = \"198.18.0.2/24\"", "ipv4 = 5", "c.toml:8: [port] key 'ipv4': expected a string, got an integer"},
+        Case{"ipv4 = \"198.18.0.2/24\"\n", "", "c.toml:5: [port] missing key 'ipv4'"},
+        Case{"ipv6 = \"2001:db8::2/64\"", "ipv6 = \"2001:db8::zz/64\"", "c.toml:9: [port] key 'ipv6'"},
+        Case{"ipv6 = \"2001:db8::2/64\"", "ipv6 = \"ff02::1/64\"", "c.toml:9: [port] key 'ipv6'"},
+        Case{"lcores = [0, 1]", "lcores = [0, 1, 1]", "c.toml:2: [eal] key 'lcores': 1 listed twice"},
+        Case{"lcores = [0, 1]", "lcores = []", "[eal] key 'lcores': needs at least one lcore"},
+        Case{"lcores = [0, 1]\n", "", "c.toml:1: [eal] missing key 'lcores'"},
+        Case{"main_lcore = 0", "main_lcore = 5", "[eal] key 'main_lcore': lcore 5 is not in lcores"},
+        Case{"net_lcores = [1]", "net_lcores = [0]", "[dataplane] key 'net_lcores': lcore 0 must be in [eal] lcores"},
+        Case{"net_lcores = [1]", "net_lcores = [7]", "[dataplane] key 'net_lcores': lcore 7 must be in"},
+        Case{"net_lcores = [1]", "net_lcores = [1]\nidle = \"spin\"", "c.toml:13: [dataplane] key 'idle'"},
+        Case{"net_lcores = [1]", "net_lcores = [1]\nburst = 65", "c.toml:13: [dataplane] key 'burst': 65 is out of range 1..64"},
+        Case{"net_lcores = [1]", "net_lcores = [1]\nmbufs = 10", "key 'mbufs': 10 is out of range"},
+        Case{"vdev = \"net_tap0,iface=mxtap0\"", "vdev = \"net_tap0,iface=mxtap0\"\npci = \"0000:01:00.0\"",
+             "[[port]] 'lab0': set exactly one of 'vdev' and 'pci'"},
+        Case{"vdev = \"net_tap0,iface=mxtap0\"", "pci = \"01:00.0\"", "c.toml:7: [port] key 'pci': '01:00.0' is not a PCI"},
+        Case{"vdev = \"net_tap0,iface=mxtap0\"", "vdev = \"tap0 ; rm -rf /\"", "c.toml:7: [port] key 'vdev'"},
+        Case{"name = \"lab0\"", "name = \"lab0\"\nmac = \"01:00:5e:00:00:01\"", "c.toml:7: [port] key 'mac'"},
+        Case{"name = \"lab0\"", "name = \"lab0\"\nmac = \"02:00:00:00:00\"", "c.toml:7: [port] key 'mac'"},
+        Case{"[dataplane]", "[dataplan]", "c.toml:11: unknown section [dataplan]"},
+        Case{"[eal]", "x = 1\n[eal]", "c.toml:1: unknown key 'x' outside any section"},
+        Case{"[[port]]", "[port]", "unknown section [port]"},
+        Case{"[dataplane]\nnet_lcores = [1]\n", "", "c.toml: missing section [dataplane]"},
+        Case{"name = \"lab0\"", "name = \"lab0\"\nmtu = 100", "c.toml:7: [port] key 'mtu': 100 is out of range 576..9000"},
+        Case{"main_lcore = 0", "main_lcore = 0\nlog_level = \"loud\"", "c.toml:4: [eal] key 'log_level'"},
+        Case{"main_lcore = 0", "main_lcore = 0\nfile_prefix = \"../x\"", "c.toml:4: [eal] key 'file_prefix'"},
+        Case{"main_lcore = 0", "main_lcore = -1", "c.toml:3: [eal] key 'main_lcore': -1 is out of range"}));
+
+TEST(Config, NoPortIsAnError) {
+  auto c = parse_config("[eal]\nlcores = [0, 1]\n[dataplane]\nnet_lcores = [1]\n", "np.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("no [[port]] section"), std::string::npos);
+}
+
+TEST(Config, DuplicatePortsAreAnError) {
+  std::string two = replace(kGood, "[dataplane]",
+                            "[[port]]\nname = \"lab0\"\nvdev = \"net_tap1\"\nipv4 = \"198.18.1.2/24\"\n[dataplane]");
+  auto c = parse_config(two, "dup.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("dup.toml:11: [[port]] 'lab0' repeats the name or address of the port on line 5"),
+            std::string::npos)
+      << c.error().message;
+}
+
+}  // namespace
+}  // namespace mx::cfg
