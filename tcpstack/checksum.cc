@@ -26,4 +26,9 @@ uint16_t csum_fold(uint64_t sum) noexcept {
   return static_cast<uint16_t>(~sum & 0xffff);
 }
 
+uint16_t csum_update16(uint16_t old_csum, uint16_t old_word, uint16_t new_word) noexcept {
+  uint64_t sum = uint64_t{static_cast<uint16_t>(~old_csum)} + static_cast<uint16_t>(~old_word) + new_word;
+  return csum_fold(sum);
+}
+
 }  // namespace mx::net

@@ -43,6 +43,26 @@ TEST(Checksum, HeaderWithItsChecksumVerifiesToZero) {
   EXPECT_EQ(inet_checksum(h), 0);
 }
 
+TEST(Checksum, IncrementalUpdateMatchesFullRecomputation) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<uint8_t> d(2 + rng() % 200);
+    for (auto& b : d) b = static_cast<uint8_t>(rng());
+    d[0] = d[1] = 0;  // checksum field
+    uint16_t c = inet_checksum(d);
+    size_t w = 2 * (1 + rng() % ((d.size() - 1) / 2 ? (d.size() - 1) / 2 : 1));
+    if (w + 1 >= d.size()) continue;
+    uint16_t old_word = static_cast<uint16_t>((d[w] << 8) | d[w + 1]);
+    uint16_t new_word = static_cast<uint16_t>(rng());
+    d[w] = static_cast<uint8_t>(new_word >> 8);
+    d[w + 1] = static_cast<uint8_t>(new_word);
+    uint16_t updated = csum_update16(c, old_word, new_word);
+    d[0] = static_cast<uint8_t>(updated >> 8);
+    d[1] = static_cast<uint8_t>(updated);
+    ASSERT_EQ(inet_checksum(d), 0) << "round " << round;  // the updated field verifies
+  }
+}
+
 TEST(Checksum, AllOnesFolds) {
   std::vector<uint8_t> d(1000, 0xff);
   EXPECT_EQ(inet_checksum(d), reference_checksum(d));
