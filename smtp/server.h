@@ -1,0 +1,164 @@
+// smtp/server.h — the SMTP server engine: bytes in, replies and events out.
+//
+// SECURITY: every byte of input is untrusted. The engine never blocks, never throws on bad
+// input, bounds everything it holds (smtp/limits.h), and answers each violation with a defined
+// reply. It knows nothing of TCP: the caller feeds received bytes, drains output(), and closes
+// the connection when wants_close() is true and the output is flushed. Time is passed in.
+// STANDARDS: RFC 5321; RFC 1870 SIZE, RFC 2034/3463 enhanced codes, RFC 2920 PIPELINING,
+// RFC 3030 CHUNKING, RFC 3461 DSN, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/strong_id.h"
+#include "smtp/address.h"
+#include "smtp/data_scanner.h"
+#include "smtp/limits.h"
+#include "smtp/reply.h"
+
+namespace mx::smtp {
+
+struct ServerConfig {
+  std::string hostname = "mxgate.invalid";
+  uint64_t max_message_size = kDefaultMaxMessageSize;
+  uint32_t max_recipients = kDefaultMaxRecipients;
+  BareNewlines bare_newlines = BareNewlines::kReject;
+  uint64_t command_timeout_ns = kCommandTimeoutNs;
+  uint64_t data_timeout_ns = kDataTimeoutNs;
+  uint64_t session_deadline_ns = kSessionDeadlineNs;
+};
+
+// The application's answer to an event: the engine's default positive reply, a reply of its
+// own (a rejection, or a custom text), or "later" — then it calls ServerSession::resume().
+class Decision {
+ public:
+  enum class Kind : uint8_t { kAccept, kReply, kDefer };
+  static Decision accept() { return Decision(Kind::kAccept, {}); }
+  static Decision with(Reply r) { return Decision(Kind::kReply, std::move(r)); }
+  static Decision defer() { return Decision(Kind::kDefer, {}); }
+  Kind kind() const { return kind_; }
+  const Reply& reply() const { return reply_; }
+
+ private:
+  Decision(Kind k, Reply r) : kind_(k), reply_(std::move(r)) {}
+  Kind kind_;
+  Reply reply_;
+};
+
+struct Recipient {
+  Mailbox mailbox;
+  RcptParams params;
+};
+
+struct Transaction {
+  Mailbox from;
+  MailParams params;
+  std::vector<Recipient> rcpts;  // accepted ones, in order
+  bool bdat = false;
+};
+
+struct EndOfData {
+  uint64_t size = 0;
+  DataFlags flags;
+  bool bdat = false;
+};
+
+class ServerHandler {
+ public:
+  virtual ~ServerHandler() = default;
+  virtual Decision on_connect() { return Decision::accept(); }
+  virtual Decision on_helo(std::string_view /*name*/, bool /*esmtp*/) { return Decision::accept(); }
+  virtual Decision on_mail(const Mailbox&, const MailParams&) { return Decision::accept(); }
+  virtual Decision on_rcpt(const Mailbox&, const RcptParams&) { return Decision::accept(); }
+  virtual void on_data_begin() {}
+  // Unstuffed message bytes, in order, as they arrive (spans valid during the call only).
+  virtual void on_data(ByteSpan) {}
+  // Asked only for messages that passed the engine's own checks.
+  virtual Decision on_end_of_data(const EndOfData&) { return Decision::accept(); }
+  // The engine refused something on its own (syntax, sequence, limits, smuggling): for the log.
+  virtual void on_refused(std::string_view /*what*/, const Reply&) {}
+  virtual void on_reset() {}
+  virtual void on_quit() {}
+  virtual void on_timeout() {}
+};
+
+class ServerSession {
+ public:
+  ServerSession(const ServerConfig& cfg, ServerHandler& h);
+
+  // Starts the session: asks on_connect and sends the greeting (or the rejection).
+  void start(Tick now);
+  // Takes received bytes; returns how many were taken. Fewer than given means the session
+  // holds kMaxPipelineBytes while a decision is pending: feed the rest after resume().
+  size_t feed(ByteSpan in, Tick now);
+  // Answers the pending decision (only valid while awaiting_decision()).
+  void resume(const Decision& d, Tick now);
+  // Enforces timeouts; call periodically.
+  void tick(Tick now);
+
+  std::string_view output() const { return out_; }
+  void consume_output(size_t n) { out_.erase(0, n); }
+  bool wants_close() const { return closing_; }
+  bool awaiting_decision() const { return pending_ != Pending::kNone; }
+  const Transaction& transaction() const { return txn_; }
+  uint32_t errors() const { return errors_; }
+  std::string_view helo_name() const { return helo_; }
+
+ private:
+  enum class Phase : uint8_t { kConnect, kNeedHelo, kReady, kMail, kRcpt, kData, kBdat, kBdatDiscard };
+  enum class Pending : uint8_t { kNone, kConnect, kHelo, kMail, kRcpt, kEndOfData };
+  struct Command;
+  friend struct CommandTable;
+
+  void process();
+  size_t body_input(ByteSpan in);
+  void execute(std::string_view line);
+  void finish_body();
+  void apply(Pending what, const Decision& d);
+  void send(const Reply& r);
+  void refuse(std::string_view what, const Reply& r);
+  void close_with(const Reply& r);
+  void reset_transaction();
+  void send_ehlo_reply();
+
+  // Commands (server_commands.cc): check-and-proceed per verb.
+  void cmd_helo(std::string_view arg, bool esmtp);
+  void cmd_mail(std::string_view arg);
+  void cmd_rcpt(std::string_view arg);
+  void cmd_data(std::string_view arg);
+  void cmd_bdat(std::string_view arg);
+  void cmd_rset(std::string_view arg);
+  void cmd_noop(std::string_view arg);
+  void cmd_quit(std::string_view arg);
+  void cmd_vrfy(std::string_view arg);
+  void cmd_simple(std::string_view verb);
+
+  const ServerConfig& cfg_;
+  ServerHandler& h_;
+  Phase phase_ = Phase::kConnect;
+  Phase after_discard_ = Phase::kConnect;  // where a refused BDAT's discarded chunk returns to
+  Pending pending_ = Pending::kNone;
+  bool esmtp_ = false;
+  bool closing_ = false;
+  bool discard_line_ = false;  // dropping the rest of an overlong command line
+  bool bdat_last_ = false;
+  uint32_t errors_ = 0;
+  uint64_t bdat_left_ = 0;
+  uint64_t start_ns_ = 0;
+  uint64_t last_ns_ = 0;
+  std::string in_;
+  std::string out_;
+  std::string helo_;
+  std::string pending_helo_;
+  Transaction txn_;
+  Mailbox pending_box_;
+  MailParams pending_mail_;
+  RcptParams pending_rcpt_;
+  DataScanner scanner_;
+};
+
+}  // namespace mx::smtp
