@@ -31,6 +31,12 @@ struct DataFlags {
 // Finds the first CR, LF or NUL in [p, p+n); returns n when there is none.
 size_t find_line_special(const uint8_t* p, size_t n) noexcept;
 
+// The block fast path: how many leading bytes of [p, p+n), in whole 64-byte blocks, are plain
+// text — every CR followed by LF, every LF preceded by CR, no NUL, no dot at a line start, and
+// no line longer than kMaxTextLine. `line_start` says whether p starts a line and `line_len` is
+// the length of the line so far; both are updated to the state after the covered bytes.
+size_t plain_blocks(const uint8_t* p, size_t n, bool& line_start, uint64_t& line_len) noexcept;
+
 class DataScanner {
  public:
   // The sink receives message bytes: void(ByteSpan).
@@ -96,8 +102,20 @@ size_t DataScanner::scan(ByteSpan in, Sink&& sink) {
   size_t i = 0;
   while (i < n && !done_) {
     const uint8_t c = p[i];
+    bool fast_tried = false;  // the line-start case already tried the block path for this byte
     switch (state_) {
       case kLineStart:
+        if (n - i >= 64) {
+          bool ls = true;
+          size_t fast = plain_blocks(p + i, n - i, ls, line_len_);
+          if (fast) {
+            emit(p + i, fast, sink);
+            i += fast;
+            state_ = ls ? kLineStart : kMid;
+            continue;
+          }
+          fast_tried = true;
+        }
         if (dot_mode_ && c == '.') {
           state_ = kDot;
           ++i;
@@ -106,6 +124,16 @@ size_t DataScanner::scan(ByteSpan in, Sink&& sink) {
         state_ = kMid;
         [[fallthrough]];
       case kMid: {
+        if (!fast_tried && n - i >= 64) {
+          bool ls = false;
+          size_t fast = plain_blocks(p + i, n - i, ls, line_len_);
+          if (fast) {
+            emit(p + i, fast, sink);
+            i += fast;
+            state_ = ls ? kLineStart : kMid;
+            continue;
+          }
+        }
         size_t run = find_line_special(p + i, n - i);
         if (run) {
           emit(p + i, run, sink);

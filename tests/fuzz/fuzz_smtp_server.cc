@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t now = 1;
   s.start(mx::Tick{now});
   while (size > 0) {
-    size_t len = 1 + data[0] % 64;
+    size_t len = (data[0] & 0x80) ? 64 + (data[0] & 0x7f) * 32 : 1 + data[0] % 64;  // up to ~4 KiB: block path too
     ++data;
     --size;
     if (len > size) len = size;

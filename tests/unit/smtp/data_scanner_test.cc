@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 
 namespace mx::smtp {
 namespace {
@@ -107,6 +108,43 @@ TEST(DataScanner, OversizeDeliversExactlyTheLimit) {
     EXPECT_TRUE(r.flags.oversize);
     EXPECT_EQ(r.body.size(), 37u);
     EXPECT_TRUE(r.done);
+  }
+}
+
+// Differential: the 64-byte block path (whole buffer) against the byte path (one byte at a
+// time, which never has 64 bytes to look at), on inputs built to hit block edges: CR as the
+// last byte of a block, dots at line starts, NUL, bare CR/LF, lines around 998.
+TEST(DataScanner, BlockPathMatchesBytePath) {
+  std::mt19937 rng(77);
+  for (int iter = 0; iter < 4000; ++iter) {
+    std::string wire;
+    int lines = 1 + static_cast<int>(rng() % 40);
+    for (int l = 0; l < lines; ++l) {
+      size_t len = rng() % 8 == 0 ? 990 + rng() % 12 : rng() % 130;
+      std::string line(len, 'a');
+      for (char& c : line) c = "abcdefgh .:"[rng() % 11];
+      if (!line.empty() && rng() % 6 == 0) line[0] = '.';
+      if (!line.empty() && rng() % 60 == 0) line[rng() % line.size()] = "\r\n\0"[rng() % 3];
+      wire += line + "\r\n";
+    }
+    wire += rng() % 4 ? ".\r\n" : "";
+    DataScanner whole(1 << 20, BareNewlines::kReject), bytes(1 << 20, BareNewlines::kReject);
+    whole.begin(true);
+    bytes.begin(true);
+    std::string a, b;
+    size_t na = whole.scan(ByteSpan(reinterpret_cast<const uint8_t*>(wire.data()), wire.size()),
+                           [&](ByteSpan x) { a.append(reinterpret_cast<const char*>(x.data()), x.size()); });
+    size_t nb = 0;
+    while (nb < wire.size() && !bytes.done())
+      nb += bytes.scan(ByteSpan(reinterpret_cast<const uint8_t*>(wire.data()) + nb, 1),
+                       [&](ByteSpan x) { b.append(reinterpret_cast<const char*>(x.data()), x.size()); });
+    ASSERT_EQ(na, nb) << iter;
+    ASSERT_EQ(a, b) << iter;
+    ASSERT_EQ(whole.done(), bytes.done()) << iter;
+    const DataFlags &fa = whole.flags(), &fb = bytes.flags();
+    ASSERT_EQ(std::tie(fa.bare_lf, fa.bare_cr, fa.nul, fa.long_line, fa.oversize),
+              std::tie(fb.bare_lf, fb.bare_cr, fb.nul, fb.long_line, fb.oversize))
+        << iter;
   }
 }
 
