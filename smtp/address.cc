@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "common/net_types.h"
-#include "smtp/limits.h"
+#include "smtp/smtp_limits.h"
 
 namespace mx::smtp {
 namespace {

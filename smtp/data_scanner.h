@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "common/bytes.h"
-#include "smtp/limits.h"
+#include "smtp/smtp_limits.h"
 
 namespace mx::smtp {
 

@@ -46,7 +46,7 @@ void ServerSession::reset_transaction() {
 
 size_t ServerSession::feed(ByteSpan in, Tick now) {
   last_ns_ = now.ns;
-  if (closing_) return in.size();  // after 221/421 input is ignored
+  if (closing_ || starttls_requested_) return in.size();  // ignored after 221/421 or STARTTLS
   size_t used = 0;
   while (true) {
     // Fast path: body bytes straight from the caller's buffer, no copy.
@@ -62,14 +62,14 @@ size_t ServerSession::feed(ByteSpan in, Tick now) {
     in = in.subspan(take);
     size_t before = in_.size();
     process();
-    if (closing_) return used + in.size();
+    if (closing_ || starttls_requested_) return used + in.size();
     if (in.empty() || pending_ != Pending::kNone || (in_.size() == before && take == 0)) break;
   }
   return used;
 }
 
 void ServerSession::process() {
-  while (!closing_ && pending_ == Pending::kNone && !in_.empty()) {
+  while (!closing_ && !starttls_requested_ && pending_ == Pending::kNone && !in_.empty()) {
     if (phase_ == Phase::kConnect) {
       // Input before the greeting was sent: a client that does not wait (RFC 5321 3.1).
       h_.on_refused("pregreet", reply(554, "5.5.0", "client spoke before the greeting"));
@@ -159,6 +159,17 @@ void ServerSession::resume(const Decision& d, Tick now) {
   last_ns_ = now.ns;
   apply(pending_, d);
   process();
+}
+
+void ServerSession::tls_started(const TlsInfo& info) {
+  starttls_requested_ = false;
+  tls_active_ = true;
+  in_.clear();
+  helo_.clear();
+  esmtp_ = false;
+  if (phase_ != Phase::kNeedHelo) reset_transaction();
+  phase_ = Phase::kNeedHelo;
+  h_.on_tls(info);
 }
 
 void ServerSession::tick(Tick now) {

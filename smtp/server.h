@@ -1,7 +1,7 @@
 // smtp/server.h — the SMTP server engine: bytes in, replies and events out.
 //
 // SECURITY: every byte of input is untrusted. The engine never blocks, never throws on bad
-// input, bounds everything it holds (smtp/limits.h), and answers each violation with a defined
+// input, bounds everything it holds (smtp/smtp_limits.h), and answers each violation with a defined
 // reply. It knows nothing of TCP: the caller feeds received bytes, drains output(), and closes
 // the connection when wants_close() is true and the output is flushed. Time is passed in.
 // STANDARDS: RFC 5321; RFC 1870 SIZE, RFC 2034/3463 enhanced codes, RFC 2920 PIPELINING,
@@ -17,8 +17,9 @@
 #include "common/strong_id.h"
 #include "smtp/address.h"
 #include "smtp/data_scanner.h"
-#include "smtp/limits.h"
+#include "smtp/smtp_limits.h"
 #include "smtp/reply.h"
+#include "smtp/tls.h"
 
 namespace mx::smtp {
 
@@ -30,6 +31,7 @@ struct ServerConfig {
   uint64_t command_timeout_ns = kCommandTimeoutNs;
   uint64_t data_timeout_ns = kDataTimeoutNs;
   uint64_t session_deadline_ns = kSessionDeadlineNs;
+  bool starttls = false;  // offered (set by ServerConnection when it has a TLS context)
 };
 
 // The application's answer to an event: the engine's default positive reply, a reply of its
@@ -81,6 +83,8 @@ class ServerHandler {
   virtual Decision on_end_of_data(const EndOfData&) { return Decision::accept(); }
   // The engine refused something on its own (syntax, sequence, limits, smuggling): for the log.
   virtual void on_refused(std::string_view /*what*/, const Reply&) {}
+  // STARTTLS completed (protocol, cipher, SNI and ClientHello fingerprint for the log).
+  virtual void on_tls(const TlsInfo&) {}
   virtual void on_reset() {}
   virtual void on_quit() {}
   virtual void on_timeout() {}
@@ -107,6 +111,12 @@ class ServerSession {
   const Transaction& transaction() const { return txn_; }
   uint32_t errors() const { return errors_; }
   std::string_view helo_name() const { return helo_; }
+  // STARTTLS was accepted: once the 220 is sent, every further byte belongs to TLS. Input fed
+  // after that is discarded (plaintext behind STARTTLS is never read: CVE-2011-0411).
+  bool starttls_requested() const { return starttls_requested_; }
+  // The TLS handshake completed: the session starts over and needs a new EHLO (RFC 3207 4.2).
+  void tls_started(const TlsInfo& info);
+  bool tls_active() const { return tls_active_; }
 
  private:
   enum class Phase : uint8_t { kConnect, kNeedHelo, kReady, kMail, kRcpt, kData, kBdat, kBdatDiscard };
@@ -135,6 +145,7 @@ class ServerSession {
   void cmd_noop(std::string_view arg);
   void cmd_quit(std::string_view arg);
   void cmd_vrfy(std::string_view arg);
+  void cmd_starttls(std::string_view arg);
   void cmd_simple(std::string_view verb);
 
   const ServerConfig& cfg_;
@@ -146,6 +157,8 @@ class ServerSession {
   bool closing_ = false;
   bool discard_line_ = false;  // dropping the rest of an overlong command line
   bool bdat_last_ = false;
+  bool starttls_requested_ = false;
+  bool tls_active_ = false;
   uint32_t errors_ = 0;
   uint64_t bdat_left_ = 0;
   uint64_t start_ns_ = 0;

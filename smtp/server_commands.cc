@@ -68,7 +68,7 @@ const std::array<CommandTable::Entry, 17>& CommandTable::entries() {
       {"VRFY", kGroupEnd, [](S& s, std::string_view, std::string_view a) { s.cmd_vrfy(a); }},
       {"EXPN", kGroupEnd, [](S& s, std::string_view v, std::string_view) { s.cmd_simple(v); }},
       {"HELP", 0, [](S& s, std::string_view v, std::string_view) { s.cmd_simple(v); }},
-      {"STARTTLS", kGroupEnd, [](S& s, std::string_view v, std::string_view) { s.cmd_simple(v); }},
+      {"STARTTLS", 0, [](S& s, std::string_view, std::string_view a) { s.cmd_starttls(a); }},
       {"AUTH", 0, [](S& s, std::string_view v, std::string_view) { s.cmd_simple(v); }},
       {"ETRN", 0, [](S& s, std::string_view v, std::string_view) { s.cmd_simple(v); }},
       {"TURN", kGroupEnd, [](S& s, std::string_view v, std::string_view) { s.cmd_simple(v); }},
@@ -93,8 +93,9 @@ void ServerSession::execute(std::string_view line) {
     // RFC 2920: a command that ends a group (or any command when PIPELINING was not offered)
     // must wait for its reply. Bytes already behind it are a client that did not wait: the
     // command is refused, and what follows is read as the commands it is (each answered).
+    // STARTTLS is exempt: what follows it is discarded unread (CVE-2011-0411), not refused.
     bool may_pipeline = esmtp_ && !(e.flags & CommandTable::kGroupEnd);
-    if (!in_.empty() && !may_pipeline && !iequals(verb, "QUIT")) {
+    if (!in_.empty() && !may_pipeline && !iequals(verb, "QUIT") && !iequals(verb, "STARTTLS")) {
       refuse("pipelining", reply(503, "5.5.0", "Error: improper use of SMTP command pipelining"));
       return;
     }
@@ -156,10 +157,11 @@ void ServerSession::apply(Pending what, const Decision& d) {
 
 void ServerSession::send_ehlo_reply() {
   std::string size = "SIZE " + std::to_string(cfg_.max_message_size);
-  const std::string_view lines[] = {
-      cfg_.hostname, "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "SMTPUTF8", "DSN",
-  };
-  append_multiline(out_, 250, lines, std::size(lines));
+  std::string_view lines[10] = {cfg_.hostname, "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES"};
+  size_t n = 5;
+  if (cfg_.starttls && !tls_active_) lines[n++] = "STARTTLS";
+  for (std::string_view ext : {"CHUNKING", "SMTPUTF8", "DSN"}) lines[n++] = ext;
+  append_multiline(out_, 250, lines, n);
 }
 
 void ServerSession::cmd_helo(std::string_view arg, bool esmtp) {
@@ -289,6 +291,18 @@ void ServerSession::cmd_vrfy(std::string_view arg) {
   if (arg.empty()) return refuse("VRFY", reply(501, "5.5.4", "Syntax: VRFY address"));
   // RFC 5321 3.5.3: 252 when we will not confirm addresses.
   send(reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery"));
+}
+
+void ServerSession::cmd_starttls(std::string_view arg) {
+  if (!cfg_.starttls) return refuse("STARTTLS", reply(502, "5.5.1", "Error: command not implemented"));
+  if (tls_active_) return refuse("STARTTLS", reply(503, "5.5.1", "Error: TLS already active"));
+  if (!arg.empty()) return refuse("STARTTLS", reply(501, "5.5.4", "Syntax: STARTTLS"));
+  if (!esmtp_) return refuse("STARTTLS", reply(503, "5.5.1", "Error: send EHLO first"));
+  if (phase_ == Phase::kMail || phase_ == Phase::kRcpt)
+    return refuse("STARTTLS", reply(503, "5.5.1", "Error: MAIL transaction in progress"));
+  append_reply(out_, reply(220, "2.0.0", "Ready to start TLS"));
+  in_.clear();  // anything pipelined behind STARTTLS was sent in clear: never read
+  starttls_requested_ = true;
 }
 
 void ServerSession::cmd_simple(std::string_view verb) {

@@ -3,6 +3,7 @@
 // to the engine before the data plane's own TCP carries it. Not part of the product.
 //
 // Usage: smtp_loopback_server --spool DIR [--port N] [--hostname H] [--max-size BYTES]
+//                             [--cert PEM --key PEM]   (STARTTLS offered when given)
 //   Listens on 127.0.0.1:N (N = 0: any free port), prints "listening 127.0.0.1:PORT" on stdout,
 //   writes each accepted message to DIR/NNNN.eml (bytes exactly as the engine delivered them)
 //   and DIR/NNNN.env (MAIL FROM, RCPT TO lines), and stops on SIGTERM/SIGINT.
@@ -23,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "smtp/server.h"
+#include "smtp/connection.h"
 
 namespace {
 
@@ -41,17 +42,25 @@ struct Options {
   uint16_t port = 0;
   std::string hostname = "mx.loopback.test";
   uint64_t max_size = mx::smtp::kDefaultMaxMessageSize;
+  std::string cert, key;
 };
 
 int g_seq = 0;
 
 class Conn final : public mx::smtp::ServerHandler {
  public:
-  Conn(int sock, const mx::smtp::ServerConfig& cfg, const Options& o) : fd(sock), opt(o), session(cfg, *this) {}
+  Conn(int sock, const mx::smtp::ServerConfig& cfg, std::shared_ptr<const mx::smtp::TlsServerContext> tls,
+       const Options& o)
+      : fd(sock), opt(o), conn(cfg, std::move(tls), *this) {}
   int fd;
   const Options& opt;
-  mx::smtp::ServerSession session;
+  mx::smtp::ServerConnection conn;
   std::string body;
+  std::string tls_line;
+
+  void on_tls(const mx::smtp::TlsInfo& i) override {
+    tls_line = "TLS " + i.protocol + " " + i.cipher + " sni=" + i.sni + " ja3=" + i.fingerprint_md5;
+  }
 
   mx::smtp::Decision on_rcpt(const mx::smtp::Mailbox& m, const mx::smtp::RcptParams&) override {
     if (m.domain != "example.test") return mx::smtp::Decision::with(mx::smtp::reply(550, "5.7.1", "relay access denied"));
@@ -63,23 +72,24 @@ class Conn final : public mx::smtp::ServerHandler {
   mx::smtp::Decision on_end_of_data(const mx::smtp::EndOfData&) override {
     char name[32];
     std::snprintf(name, sizeof name, "%04d", ++g_seq);
-    const mx::smtp::Transaction& t = session.transaction();
+    const mx::smtp::Transaction& t = conn.session().transaction();
     std::ofstream env(opt.spool + "/" + name + ".env", std::ios::binary);
     env << "MAIL FROM:<" << t.from.address() << ">" << (t.params.smtputf8 ? " SMTPUTF8" : "")
         << (t.params.body == mx::smtp::Body::k8BitMime ? " BODY=8BITMIME" : "") << (t.bdat ? " BDAT" : "") << "\n";
     for (const auto& r : t.rcpts) env << "RCPT TO:<" << r.mailbox.address() << ">\n";
+    if (!tls_line.empty()) env << tls_line << "\n";
     std::ofstream(opt.spool + "/" + name + ".eml", std::ios::binary) << body;
     return mx::smtp::Decision::with(mx::smtp::reply(250, "2.0.0", std::string("Ok: queued as ") + name));
   }
 
   // Writes what the session has to say; false when the connection is finished.
   bool flush() {
-    while (!session.output().empty()) {
-      ssize_t n = ::send(fd, session.output().data(), session.output().size(), MSG_NOSIGNAL);
+    while (!conn.output().empty()) {
+      ssize_t n = ::send(fd, conn.output().data(), conn.output().size(), MSG_NOSIGNAL);
       if (n < 0) return errno == EAGAIN;
-      session.consume_output(static_cast<size_t>(n));
+      conn.consume_output(static_cast<size_t>(n));
     }
-    return !session.wants_close();
+    return !conn.wants_close();
   }
 };
 
@@ -93,6 +103,8 @@ int main(int argc, char** argv) {
     else if (k == "--port") o.port = static_cast<uint16_t>(std::stoi(v));
     else if (k == "--hostname") o.hostname = v;
     else if (k == "--max-size") o.max_size = std::stoull(v);
+    else if (k == "--cert") o.cert = v;
+    else if (k == "--key") o.key = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -121,16 +133,25 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   mx::smtp::ServerConfig cfg{o.hostname, o.max_size};
+  std::shared_ptr<const mx::smtp::TlsServerContext> tls;
+  if (!o.cert.empty()) {
+    auto t = mx::smtp::TlsServerContext::load(o.cert, o.key);
+    if (!t) {
+      std::fprintf(stderr, "%s\n", t.error().message.c_str());
+      return 1;
+    }
+    tls = *t;
+  }
   std::vector<std::unique_ptr<Conn>> conns;
   while (!g_stop) {
     std::vector<pollfd> fds{{ls, POLLIN, 0}};
-    for (auto& c : conns) fds.push_back({c->fd, static_cast<short>(POLLIN | (c->session.output().empty() ? 0 : POLLOUT)), 0});
+    for (auto& c : conns) fds.push_back({c->fd, static_cast<short>(POLLIN | (c->conn.output().empty() ? 0 : POLLOUT)), 0});
     ::poll(fds.data(), fds.size(), 200);
     if (fds[0].revents & POLLIN) {
       int fd = ::accept4(ls, nullptr, nullptr, SOCK_NONBLOCK);
       if (fd >= 0) {
-        conns.push_back(std::make_unique<Conn>(fd, cfg, o));
-        conns.back()->session.start(mx::Tick{now_ns()});
+        conns.push_back(std::make_unique<Conn>(fd, cfg, tls, o));
+        conns.back()->conn.start(mx::Tick{now_ns()});
       }
     }
     uint64_t t = now_ns();
@@ -142,9 +163,9 @@ int main(int argc, char** argv) {
         ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
         if (n <= 0 && !(n < 0 && errno == EAGAIN)) alive = false;
         // A held remainder (pending decision) cannot happen here: every decision is immediate.
-        else if (n > 0) c.session.feed(mx::ByteSpan(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)), mx::Tick{t});
+        else if (n > 0) c.conn.feed(mx::ByteSpan(reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n)), mx::Tick{t});
       }
-      c.session.tick(mx::Tick{t});
+      c.conn.tick(mx::Tick{t});
       if (!c.flush()) alive = false;
       if (!alive) {
         ::close(c.fd);

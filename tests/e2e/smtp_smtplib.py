@@ -21,7 +21,12 @@ def check(what, ok):
 
 def main():
     work = tempfile.mkdtemp()
-    srv = subprocess.Popen([os.environ["SMTP_LOOPBACK_SERVER"], "--spool", work, "--port", "0"],
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "1", "-subj", "/CN=mx.loopback.test", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    srv = subprocess.Popen([os.environ["SMTP_LOOPBACK_SERVER"], "--spool", work, "--port", "0",
+                            "--cert", cert, "--key", key],
                            stdout=subprocess.PIPE, text=True)
     try:
         line = srv.stdout.readline().strip()
@@ -64,6 +69,22 @@ def main():
                 check("relay refused with 550", e.recipients["x@other.example"][0] == 550)
             code, _ = s.noop()
             check("session still usable after refusals", code == 250)
+
+        import ssl
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.net", timeout=20) as s:
+            s.ehlo()
+            check("offers STARTTLS", s.has_extn("starttls"))
+            tls = ssl.create_default_context()
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+            code, _ = s.starttls(context=tls)
+            check("STARTTLS 220", code == 220)
+            check("TLS 1.3 negotiated", s.sock.version() == "TLSv1.3")
+            s.ehlo()
+            check("STARTTLS no longer offered inside TLS", not s.has_extn("starttls"))
+            s.sendmail("alice@example.net", ["bob@example.test"], b"Subject: tls\r\n\r\nover tls\r\n")
+            env = open(os.path.join(work, "0004.env")).read()
+            check("delivered over TLS, TLS details recorded", "TLS TLSv1.3" in env)
     finally:
         srv.terminate()
         srv.wait(timeout=10)

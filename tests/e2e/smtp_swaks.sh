@@ -5,7 +5,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SERVER=${SMTP_LOOPBACK_SERVER:?}
 work=$(mktemp -d)
-"$SERVER" --spool "$work" --port 0 >"$work/server.out" 2>&1 &
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=mx.loopback.test \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+"$SERVER" --spool "$work" --port 0 --cert "$work/cert.pem" --key "$work/key.pem" >"$work/server.out" 2>&1 &
 spid=$!
 trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do grep -q listening "$work/server.out" && break; sleep 0.1; done
@@ -50,7 +52,13 @@ check "relay: refused (swaks fails)" bash -c "(( $rc != 0 ))"
 check "relay: 550 5.7.1" grep -q '550 5.7.1' <<<"$out"
 check "relay: nothing stored" eq "$(count)" 4
 
+out=$(sw --tls --to bob@example.test --header "Subject: over tls" --body "secret" 2>&1) && rc=0 || rc=$?
+check "STARTTLS: swaks --tls succeeds" eq "$rc" 0
+check "STARTTLS: handshake done" grep -q 'TLS started' <<<"$out"
+check "STARTTLS: message stored" grep -q 'secret' "$work/0005.eml"
+check "STARTTLS: TLS recorded (protocol, SNI-less, fingerprint)" grep -qE '^TLS TLSv1\.[23] [A-Z0-9_-]+ sni= ja3=[0-9a-f]{32}$' "$work/0005.env"
+
 out=$(sw --to bob@example.test --quit-after RCPT 2>&1) && rc=0 || rc=$?
 check "quit after RCPT: clean" eq "$rc" 0
-check "quit after RCPT: nothing stored" eq "$(count)" 4
+check "quit after RCPT: nothing stored" eq "$(count)" 5
 finish

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "smtp/address.h"
-#include "smtp/limits.h"
+#include "smtp/smtp_limits.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -1,4 +1,4 @@
-// smtp/limits.h — every limit of the SMTP engines, with the RFC that motivates it.
+// smtp/smtp_limits.h — every limit of the SMTP engines, with the RFC that motivates it.
 #pragma once
 
 #include <cstdint>
