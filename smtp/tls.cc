@@ -102,6 +102,37 @@ Expected<std::shared_ptr<TlsServerContext>> TlsServerContext::load(const std::st
 
 TlsServerContext::~TlsServerContext() { SSL_CTX_free(ctx_); }
 
+Expected<std::shared_ptr<TlsClientContext>> TlsClientContext::create(const std::string& ca_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return Error{"TLS: cannot create client context: " + last_ssl_error()};
+  std::shared_ptr<TlsClientContext> c(new TlsClientContext(ctx));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx) : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  if (ok != 1) return Error{"TLS: trust store " + (ca_file.empty() ? std::string("(system)") : ca_file) + ": " + last_ssl_error()};
+  return c;
+}
+
+TlsClientContext::~TlsClientContext() { SSL_CTX_free(ctx_); }
+
+TlsSession::TlsSession(const TlsClientContext& ctx, const std::string& server_name, bool verify)
+    : ssl_(SSL_new(ctx.raw())) {
+  SSL_set_bio(ssl_, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+  SSL_set_connect_state(ssl_);
+  if (!server_name.empty()) SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+  if (verify) {
+    SSL_set_verify(ssl_, SSL_VERIFY_PEER, nullptr);
+    SSL_set1_host(ssl_, server_name.c_str());
+  }
+  info_.sni = server_name;
+}
+
+void TlsSession::start_client() {
+  std::string none;
+  input(ByteSpan{}, none);
+}
+
 TlsSession::TlsSession(const TlsServerContext& ctx) : ssl_(SSL_new(ctx.raw())) {
   SSL_set_bio(ssl_, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
   SSL_set_accept_state(ssl_);
@@ -160,8 +191,10 @@ void TlsSession::drain(std::string& out) {
 void TlsSession::fill_info() {
   info_.protocol = SSL_get_version(ssl_);
   info_.cipher = SSL_get_cipher_name(ssl_);
-  const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
-  info_.sni = sni ? sni : "";
+  if (SSL_is_server(ssl_)) {
+    const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+    info_.sni = sni ? sni : "";
+  }
   if (auto* fp = static_cast<std::string*>(SSL_get_ex_data(ssl_, fingerprint_slot()))) {
     info_.fingerprint = *fp;
     info_.fingerprint_md5 = md5_hex(*fp);

@@ -40,10 +40,27 @@ class TlsServerContext {
   ssl_ctx_st* ctx_;
 };
 
-// One server-side TLS session. Feed it ciphertext; it gives plaintext and ciphertext to send.
+// The client side (relaying to customers' servers). `ca_file` empty: the system's trust store.
+class TlsClientContext {
+ public:
+  static Expected<std::shared_ptr<TlsClientContext>> create(const std::string& ca_file = "");
+  ~TlsClientContext();
+  TlsClientContext(const TlsClientContext&) = delete;
+  TlsClientContext& operator=(const TlsClientContext&) = delete;
+  ssl_ctx_st* raw() const { return ctx_; }
+
+ private:
+  explicit TlsClientContext(ssl_ctx_st* c) : ctx_(c) {}
+  ssl_ctx_st* ctx_;
+};
+
+// One TLS session over memory BIOs. Feed it ciphertext; it gives plaintext and ciphertext to send.
 class TlsSession {
  public:
   explicit TlsSession(const TlsServerContext& ctx);
+  // Client: sends SNI `server_name`; with `verify`, the handshake fails unless the server's
+  // certificate chains to the context's trust store and matches `server_name`.
+  TlsSession(const TlsClientContext& ctx, const std::string& server_name, bool verify);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -52,6 +69,8 @@ class TlsSession {
   // Takes received ciphertext and advances the handshake / decrypts; plaintext is appended
   // to `plain`. Returns the status afterwards.
   Status input(ByteSpan cipher, std::string& plain);
+  // Client: starts the handshake (the ClientHello is then waiting in drain()).
+  void start_client();
   // Encrypts plaintext (after the handshake).
   void write(std::string_view plain);
   // Ciphertext waiting to be sent is appended to `out`.

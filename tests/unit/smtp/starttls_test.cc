@@ -14,46 +14,12 @@
 #include <fstream>
 
 #include "smtp/connection.h"
+#include "tests/unit/smtp/test_cert.h"
 
 namespace mx::smtp {
 namespace {
 
-namespace fs = std::filesystem;
-
-// A self-signed P-256 certificate for mx.test, written once per test run.
-struct TestCert {
-  fs::path dir, cert, key;
-  TestCert() {
-    dir = fs::temp_directory_path() / ("mxgate-starttls-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    cert = dir / "cert.pem";
-    key = dir / "key.pem";
-    EVP_PKEY* pk = EVP_EC_gen("P-256");
-    X509* x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, pk);
-    X509_NAME* n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mx.test"), -1, -1, 0);
-    X509_set_issuer_name(x, n);
-    X509_sign(x, pk, EVP_sha256());
-    FILE* f = std::fopen(cert.c_str(), "w");
-    PEM_write_X509(f, x);
-    std::fclose(f);
-    f = std::fopen(key.c_str(), "w");
-    PEM_write_PrivateKey(f, pk, nullptr, nullptr, 0, nullptr, nullptr);
-    std::fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-  }
-  ~TestCert() { fs::remove_all(dir); }
-};
-
-const TestCert& cert() {
-  static TestCert c;
-  return c;
-}
+using test::test_cert;
 
 class Recorder final : public ServerHandler {
  public:
@@ -141,7 +107,7 @@ class Client {
 class StartTls : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto ctx = TlsServerContext::load(cert().cert, cert().key);
+    auto ctx = TlsServerContext::load(test_cert().cert, test_cert().key);
     ASSERT_TRUE(ctx) << ctx.error().message;
     tls = *ctx;
     conn = std::make_unique<ServerConnection>(cfg, tls, h);
@@ -252,7 +218,7 @@ TEST(TlsContext, BadFilesAreNamedInTheError) {
   auto c = TlsServerContext::load("/nonexistent/cert.pem", "/nonexistent/key.pem");
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().message.find("/nonexistent/cert.pem"), std::string::npos);
-  auto k = TlsServerContext::load(cert().cert, cert().cert);  // a certificate is not a key
+  auto k = TlsServerContext::load(test_cert().cert, test_cert().cert);  // a certificate is not a key
   ASSERT_FALSE(k);
   EXPECT_NE(k.error().message.find("key"), std::string::npos);
 }
