@@ -234,7 +234,7 @@ void ClientSession::begin_transaction(Tick now) {
   send(mail + "\r\n");
   expect_.push_back(Expect::kMail);
   if (cfg_.use_pipelining && ext_pipelining_) {
-    while (rcpts_sent_ < msg_.rcpts.size()) send_rcpts_and_body_decision(now);
+    while (rcpts_sent_ < msg_.rcpts.size()) send_next_rcpt(now);
     if (!use_bdat_) {
       send("DATA\r\n");
       expect_.push_back(Expect::kData);
@@ -244,7 +244,7 @@ void ClientSession::begin_transaction(Tick now) {
 }
 
 // Sends the next RCPT (with DSN parameters when the server takes them).
-void ClientSession::send_rcpts_and_body_decision(Tick) {
+void ClientSession::send_next_rcpt(Tick) {
   const ClientRecipient& r = msg_.rcpts[rcpts_sent_++];
   std::string cmd = "RCPT TO:<" + r.address + ">";
   if (ext_dsn_ && r.params.notify) {
@@ -276,13 +276,13 @@ void ClientSession::on_transaction_reply(const Reply& r, Tick now) {
         if (!pipelined) return fail(class_of(r), r, "mail");
         return;
       }
-      if (!pipelined) send_rcpts_and_body_decision(now);
+      if (!pipelined) send_next_rcpt(now);
       return set_deadline(now, kClientCommandTimeoutNs);
     case Expect::kRcpt: {
       result_.rcpt_replies.push_back(r);
       if (r.positive()) ++accepted_;
       if (result_.rcpt_replies.size() < msg_.rcpts.size()) {
-        if (!pipelined) send_rcpts_and_body_decision(now);
+        if (!pipelined) send_next_rcpt(now);
         return set_deadline(now, kClientCommandTimeoutNs);
       }
       if (pipelined && !use_bdat_) return set_deadline(now, kClientDataInitTimeoutNs);  // DATA is on its way

@@ -93,7 +93,7 @@ class ClientSession {
   void on_transaction_reply(const Reply& r, Tick now);
   void after_ehlo(const Reply& r, bool esmtp, Tick now);
   void begin_transaction(Tick now);
-  void send_rcpts_and_body_decision(Tick now);
+  void send_next_rcpt(Tick now);
   void send_body_data();
   void send_bdat(bool all);
   void fail(ClientResult::Outcome o, Reply r, const std::string& stage);
@@ -114,7 +114,6 @@ class ClientSession {
        ext_dsn_ = false, ext_size_ = false;
   uint64_t ext_size_limit_ = 0;
   std::deque<Expect> expect_;
-  size_t next_rcpt_reply_ = 0;
   size_t rcpts_sent_ = 0;
   size_t accepted_ = 0;
   size_t body_pos_ = 0;  // BDAT: bytes already sent

@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""A downstream mail server for tests: aiosmtpd on 127.0.0.1, storing each message as
+DIR/NNNN.eml (the bytes received, unstuffed) and DIR/NNNN.env (envelope and TLS state).
+Usage: aiosmtpd_peer.py DIR PORT [CERT KEY [require-tls]]   — stops on SIGTERM."""
+import asyncio
+import os
+import signal
+import ssl
+import sys
+
+from aiosmtpd.controller import Controller
+
+
+class Store:
+    def __init__(self, d):
+        self.d, self.n = d, 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.n += 1
+        base = os.path.join(self.d, "%04d" % self.n)
+        with open(base + ".eml", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        obj = session.ssl.get("ssl_object") if session.ssl else None
+        tls = obj.version() if obj is not None else ""
+        with open(base + ".env", "w", encoding="utf-8") as f:
+            f.write("MAIL FROM:<%s> %s\n" % (envelope.mail_from, " ".join(envelope.mail_options)))
+            for r in envelope.rcpt_tos:
+                f.write("RCPT TO:<%s>\n" % r)
+            f.write("TLS %s\n" % (tls or "none"))
+        return "250 2.0.0 stored as %04d" % self.n
+
+
+def main():
+    d, port = sys.argv[1], int(sys.argv[2])
+    kw = {}
+    if len(sys.argv) >= 5:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        kw = {"tls_context": ctx, "require_starttls": len(sys.argv) >= 6}
+    c = Controller(Store(d), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True, **kw)
+    c.start()
+    print("listening", flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    while not stop:
+        signal.pause()
+    c.stop()
+
+
+if __name__ == "__main__":
+    main()
