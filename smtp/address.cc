@@ -121,89 +121,57 @@ std::string Mailbox::address() const {
   return out;
 }
 
-PathError parse_path(std::string_view s, bool allow_null, bool utf8_allowed, Mailbox& out, std::string_view& rest) {
-  out = Mailbox{};
-  if (s.empty() || s[0] != '<') return PathError::kSyntax;
-  size_t close = std::string_view::npos;
-  // Find the closing '>' outside a quoted string.
-  bool in_quote = false;
-  for (size_t i = 1; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '\r' || c == '\n' || c == '\0') return PathError::kSyntax;
-    if (in_quote && c == '\\') {
-      ++i;
-      continue;
-    }
-    if (c == '"') in_quote = !in_quote;
-    else if (c == '>' && !in_quote) {
-      close = i;
-      break;
-    }
+namespace {
+
+// A-d-l ":" (RFC 5321 4.1.2) — accepted and ignored (Appendix C): delivery is to the mailbox.
+PathError skip_source_route(std::string_view& p, bool utf8_allowed, Mailbox& out) {
+  size_t colon = p.find(':');
+  if (colon == std::string_view::npos) return PathError::kSyntax;
+  std::string_view adl = p.substr(0, colon);
+  size_t start = 0;
+  while (start < adl.size()) {
+    size_t comma = adl.find(',', start);
+    std::string_view at_domain = adl.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (at_domain.size() < 2 || at_domain[0] != '@' || !valid_domain(at_domain.substr(1), utf8_allowed))
+      return PathError::kSyntax;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
   }
-  if (close == std::string_view::npos) return PathError::kSyntax;
-  if (close + 1 > kMaxPath) return PathError::kTooLong;
-  std::string_view p = s.substr(1, close - 1);
-  rest = s.substr(close + 1);
-  if (p.empty()) {
-    if (!allow_null) return PathError::kSyntax;
-    out.null_path = true;
-    return PathError::kOk;
-  }
-  // A-d-l ":" — RFC 5321 Appendix C: accept and ignore the route, deliver to the mailbox.
-  if (p[0] == '@') {
-    size_t colon = p.find(':');
-    if (colon == std::string_view::npos) return PathError::kSyntax;
-    std::string_view adl = p.substr(0, colon);
-    size_t start = 0;
-    while (start < adl.size()) {
-      size_t comma = adl.find(',', start);
-      std::string_view at_domain = adl.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-      if (at_domain.size() < 2 || at_domain[0] != '@' || !valid_domain(at_domain.substr(1), utf8_allowed))
+  out.source_route = true;
+  p = p.substr(colon + 1);
+  return PathError::kOk;
+}
+
+// Quoted-string local part (RFC 5321 4.1.2: QcontentSMTP); `at` is set to the '@' after it.
+PathError parse_quoted_local(std::string_view p, Mailbox& out, size_t& at) {
+  out.quoted_local = true;
+  size_t i = 1;
+  for (; i < p.size() && p[i] != '"'; ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c == '\\') {
+      if (i + 1 >= p.size() || static_cast<unsigned char>(p[i + 1]) < 32 || static_cast<unsigned char>(p[i + 1]) > 126)
         return PathError::kSyntax;
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
+      out.local += p[++i];
+    } else if (c >= 0x80) {
+      size_t n = utf8_seq(p, i);
+      if (!n) return PathError::kSyntax;
+      out.utf8 = true;
+      out.local.append(p.substr(i, n));
+      i += n - 1;
+    } else if (c >= 32 && c <= 126) {
+      out.local += static_cast<char>(c);
+    } else {
+      return PathError::kSyntax;
     }
-    out.source_route = true;
-    p = p.substr(colon + 1);
   }
-  // Local-part.
-  size_t at;
-  if (!p.empty() && p[0] == '"') {
-    out.quoted_local = true;
-    size_t i = 1;
-    for (; i < p.size() && p[i] != '"'; ++i) {
-      unsigned char c = static_cast<unsigned char>(p[i]);
-      if (c == '\\') {
-        if (i + 1 >= p.size() || static_cast<unsigned char>(p[i + 1]) < 32 || static_cast<unsigned char>(p[i + 1]) > 126)
-          return PathError::kSyntax;
-        out.local += p[++i];
-      } else if (c >= 0x80) {
-        size_t n = utf8_seq(p, i);
-        if (!n) return PathError::kSyntax;
-        out.utf8 = true;
-        out.local.append(p.substr(i, n));
-        i += n - 1;
-      } else if (c >= 32 && c <= 126) {
-        out.local += static_cast<char>(c);
-      } else {
-        return PathError::kSyntax;
-      }
-    }
-    if (i >= p.size()) return PathError::kSyntax;
-    at = i + 1;
-    if (at >= p.size() || p[at] != '@') return PathError::kSyntax;
-    if (out.local.find('@') != std::string::npos) out.routing_chars = true;
-  } else {
-    at = p.find('@');
-    if (at == std::string_view::npos) return PathError::kSyntax;
-    out.local.assign(p.substr(0, at));
-    bool utf8 = false;
-    if (!parse_dot_string(out.local, utf8_allowed, utf8)) return PathError::kSyntax;
-    out.utf8 |= utf8;
-  }
-  if (out.local.size() > kMaxLocalPart) return PathError::kTooLong;
-  if (out.local.find_first_of("%!") != std::string::npos) out.routing_chars = true;
-  std::string_view dom = p.substr(at + 1);
+  if (i >= p.size()) return PathError::kSyntax;
+  at = i + 1;
+  if (at >= p.size() || p[at] != '@') return PathError::kSyntax;
+  if (out.local.find('@') != std::string::npos) out.routing_chars = true;
+  return PathError::kOk;
+}
+
+PathError parse_domain_part(std::string_view dom, Mailbox& out) {
   if (dom.empty()) return PathError::kSyntax;
   if (dom.size() > kMaxDomain) return PathError::kTooLong;
   if (dom[0] == '[') {
@@ -215,9 +183,60 @@ PathError parse_path(std::string_view s, bool allow_null, bool utf8_allowed, Mai
     if (!valid_domain(dom, true)) return PathError::kSyntax;  // '@' in the domain fails here
     out.utf8 |= utf8;
   }
-  if (out.utf8 && !utf8_allowed) return PathError::kNeedsUtf8;
   out.domain.reserve(dom.size());
   for (char c : dom) out.domain += lower(c);
+  return PathError::kOk;
+}
+
+// Finds the '>' that closes the path, outside any quoted string; CR, LF, NUL end the search.
+size_t find_path_end(std::string_view s) {
+  bool in_quote = false;
+  for (size_t i = 1; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\r' || c == '\n' || c == '\0') return std::string_view::npos;
+    if (in_quote && c == '\\') {
+      ++i;
+      continue;
+    }
+    if (c == '"') in_quote = !in_quote;
+    else if (c == '>' && !in_quote) return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+PathError parse_path(std::string_view s, bool allow_null, bool utf8_allowed, Mailbox& out, std::string_view& rest) {
+  out = Mailbox{};
+  if (s.empty() || s[0] != '<') return PathError::kSyntax;
+  size_t close = find_path_end(s);
+  if (close == std::string_view::npos) return PathError::kSyntax;
+  if (close + 1 > kMaxPath) return PathError::kTooLong;
+  std::string_view p = s.substr(1, close - 1);
+  rest = s.substr(close + 1);
+  if (p.empty()) {
+    if (!allow_null) return PathError::kSyntax;
+    out.null_path = true;
+    return PathError::kOk;
+  }
+  if (p[0] == '@') {
+    if (PathError e = skip_source_route(p, utf8_allowed, out); e != PathError::kOk) return e;
+  }
+  size_t at;
+  if (!p.empty() && p[0] == '"') {
+    if (PathError e = parse_quoted_local(p, out, at); e != PathError::kOk) return e;
+  } else {
+    at = p.find('@');
+    if (at == std::string_view::npos) return PathError::kSyntax;
+    out.local.assign(p.substr(0, at));
+    bool utf8 = false;
+    if (!parse_dot_string(out.local, utf8_allowed, utf8)) return PathError::kSyntax;
+    out.utf8 |= utf8;
+  }
+  if (out.local.size() > kMaxLocalPart) return PathError::kTooLong;
+  if (out.local.find_first_of("%!") != std::string::npos) out.routing_chars = true;
+  if (PathError e = parse_domain_part(p.substr(at + 1), out); e != PathError::kOk) return e;
+  if (out.utf8 && !utf8_allowed) return PathError::kNeedsUtf8;
   return PathError::kOk;
 }
 

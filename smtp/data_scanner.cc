@@ -79,9 +79,22 @@ __attribute__((target("avx2"))) size_t plain_blocks_avx2(const uint8_t* p, size_
   }
   return done;
 }
+__attribute__((target("avx512bw"))) size_t plain_blocks_avx512(const uint8_t* p, size_t n, bool& ls, uint64_t& ll) {
+  size_t done = 0;
+  const __m512i cr = _mm512_set1_epi8('\r'), lf = _mm512_set1_epi8('\n'), zero = _mm512_setzero_si512(),
+                dot = _mm512_set1_epi8('.');
+  while (n - done >= 64) {
+    const __m512i v = _mm512_loadu_si512(p + done);
+    if (!plain_block(_mm512_cmpeq_epi8_mask(v, cr), _mm512_cmpeq_epi8_mask(v, lf), _mm512_cmpeq_epi8_mask(v, zero),
+                     _mm512_cmpeq_epi8_mask(v, dot), ls, ll))
+      break;
+    done += 64;
+  }
+  return done;
+}
 #endif
 
-size_t plain_blocks_sse2(const uint8_t* p, size_t n, bool& ls, uint64_t& ll) {
+size_t plain_blocks_generic(const uint8_t* p, size_t n, bool& ls, uint64_t& ll) {
   return plain_loop(p, n, ls, ll, [](const uint8_t* q, uint64_t& cr, uint64_t& lf, uint64_t& nul, uint64_t& dot) {
     cr = lf = nul = dot = 0;
     for (int k = 0; k < 64; ++k) {
@@ -97,9 +110,10 @@ size_t plain_blocks_sse2(const uint8_t* p, size_t n, bool& ls, uint64_t& ll) {
 using PlainFn = size_t (*)(const uint8_t*, size_t, bool&, uint64_t&);
 PlainFn pick_plain() {
 #if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512bw")) return plain_blocks_avx512;
   if (__builtin_cpu_supports("avx2")) return plain_blocks_avx2;
 #endif
-  return plain_blocks_sse2;
+  return plain_blocks_generic;
 }
 const PlainFn kPlain = pick_plain();
 
