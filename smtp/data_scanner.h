@@ -83,6 +83,31 @@ class DataScanner {
     line_len_ += n;
     if (line_len_ > kMaxTextLine) flags_.long_line = true;
   }
+  // The 64-byte block path from p[i]; true (and i advanced) when it covered anything.
+  template <typename Sink>
+  bool try_blocks(const uint8_t* p, size_t n, size_t& i, bool line_start, Sink& sink) {
+    if (n - i < 64) return false;
+    size_t fast = plain_blocks(p + i, n - i, line_start, line_len_);
+    if (!fast) return false;
+    emit(p + i, fast, sink);
+    i += fast;
+    state_ = line_start ? kLineStart : kMid;
+    return true;
+  }
+  // A CR not followed by LF: content (flagged), or a line end where the listener normalises.
+  template <typename Sink>
+  void bare_cr(Sink& sink) {
+    static const uint8_t kCrLf[2] = {'\r', '\n'};
+    flags_.bare_cr = true;
+    if (policy_ == BareNewlines::kNormalize) {
+      emit(kCrLf, 2, sink);
+      line_len_ = 0;
+    } else {
+      emit(kCrLf, 1, sink);
+      line_bytes(1);
+    }
+    state_ = kMid;
+  }
 
   uint64_t max_size_;
   BareNewlines policy_;
@@ -105,17 +130,8 @@ size_t DataScanner::scan(ByteSpan in, Sink&& sink) {
     bool fast_tried = false;  // the line-start case already tried the block path for this byte
     switch (state_) {
       case kLineStart:
-        if (n - i >= 64) {
-          bool ls = true;
-          size_t fast = plain_blocks(p + i, n - i, ls, line_len_);
-          if (fast) {
-            emit(p + i, fast, sink);
-            i += fast;
-            state_ = ls ? kLineStart : kMid;
-            continue;
-          }
-          fast_tried = true;
-        }
+        if (try_blocks(p, n, i, true, sink)) continue;
+        fast_tried = true;
         if (dot_mode_ && c == '.') {
           state_ = kDot;
           ++i;
@@ -124,16 +140,7 @@ size_t DataScanner::scan(ByteSpan in, Sink&& sink) {
         state_ = kMid;
         [[fallthrough]];
       case kMid: {
-        if (!fast_tried && n - i >= 64) {
-          bool ls = false;
-          size_t fast = plain_blocks(p + i, n - i, ls, line_len_);
-          if (fast) {
-            emit(p + i, fast, sink);
-            i += fast;
-            state_ = ls ? kLineStart : kMid;
-            continue;
-          }
-        }
+        if (!fast_tried && try_blocks(p, n, i, false, sink)) continue;
         size_t run = find_line_special(p + i, n - i);
         if (run) {
           emit(p + i, run, sink);
@@ -163,15 +170,7 @@ size_t DataScanner::scan(ByteSpan in, Sink&& sink) {
           state_ = kLineStart;
           ++i;
         } else {
-          flags_.bare_cr = true;  // keep the CR as content; reprocess c mid-line
-          if (policy_ == BareNewlines::kNormalize) {
-            emit(kCrLf, 2, sink);
-            line_len_ = 0;
-          } else {
-            emit(kCrLf, 1, sink);
-            line_bytes(1);
-          }
-          state_ = kMid;
+          bare_cr(sink);  // then reprocess c mid-line
         }
         continue;
       case kDot:
@@ -187,16 +186,7 @@ size_t DataScanner::scan(ByteSpan in, Sink&& sink) {
           done_ = true;  // <CRLF>.<CRLF>
           ++i;
         } else {
-          // ".<CR>x": the dot was stuffing; the CR is a bare CR.
-          flags_.bare_cr = true;
-          if (policy_ == BareNewlines::kNormalize) {
-            emit(kCrLf, 2, sink);
-            line_len_ = 0;
-          } else {
-            emit(kCrLf, 1, sink);
-            line_bytes(1);
-          }
-          state_ = kMid;
+          bare_cr(sink);  // ".<CR>x": the dot was stuffing; the CR is a bare CR
         }
         continue;
     }
