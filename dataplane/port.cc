@@ -34,7 +34,6 @@ Expected<Port> start_port(const cfg::PortConfig& pc, rte_mempool* pool, uint16_t
   rte_eth_conf conf{};
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
-    port.rx_ip_csum = true;
   }
   if (int rc = rte_eth_dev_configure(port.id, queues, queues, &conf); rc != 0)
     return port_error(pc, "configure", rc);

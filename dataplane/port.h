@@ -18,7 +18,6 @@ struct Port {
   uint16_t id{0};
   MacAddr mac;
   std::string driver;
-  bool rx_ip_csum{false};  // the port checks IPv4 header checksums on receive
 };
 
 // Finds, configures and starts every configured port with `queues` queue pairs.

@@ -183,7 +183,6 @@ void ClientSession::on_reply(const Reply& r, Tick now) {
 }
 
 void ClientSession::after_ehlo(const Reply&, bool esmtp, Tick now) {
-  esmtp_ = esmtp;
   ext_pipelining_ = ext_8bit_ = ext_starttls_ = ext_chunking_ = ext_utf8_ = ext_dsn_ = ext_size_ = false;
   ext_size_limit_ = 0;
   for (size_t i = 1; esmtp && i < lines_.size(); ++i) {

@@ -108,7 +108,6 @@ class ClientSession {
   const ClientMessage& msg_;
   State state_ = State::kGreeting;
   bool closing_ = false;
-  bool esmtp_ = false;
   // Extensions of the current EHLO.
   bool ext_pipelining_ = false, ext_8bit_ = false, ext_starttls_ = false, ext_chunking_ = false, ext_utf8_ = false,
        ext_dsn_ = false, ext_size_ = false;
