@@ -31,6 +31,8 @@ class BenchNetif final : public mx::net::Netif {
     return true;
   }
   void tx_submit(mx::net::TxFrame& f) override { benchmark::DoNotOptimize(f.data[f.len - 1]); }
+  void rx_hold(void*) override {}
+  void rx_release(void*) override {}
   uint8_t buf[2048];
 };
 

@@ -25,6 +25,8 @@ class MbufNetif final : public net::Netif {
   uint16_t mtu() const override { return mtu_; }
   bool tx_alloc(uint32_t len, net::TxFrame& out) override;
   void tx_submit(net::TxFrame& frame) override;
+  void rx_hold(void* handle) override { rte_mbuf_refcnt_update(static_cast<rte_mbuf*>(handle), 1); }
+  void rx_release(void* handle) override { rte_pktmbuf_free(static_cast<rte_mbuf*>(handle)); }
 
   // Sends what is queued; frames the queue cannot take are freed and counted.
   void flush() noexcept;

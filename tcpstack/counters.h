@@ -44,7 +44,7 @@ namespace mx::net {
   X(ipv4_drop_source_route)                                                        \
   X(ipv4_drop_bad_src)                                                             \
   X(ipv4_drop_not_for_us)                                                          \
-  X(ipv4_drop_fragment)         /* reassembly arrives with the TCP issue */        \
+  X(ipv4_drop_fragment)         /* not reassembled (see stack.h) */               \
   X(ipv4_drop_unknown_proto)                                                       \
   X(ipv4_rx_options)            /* accepted datagrams that carried options */      \
   X(icmp_rx)                                                                       \
@@ -53,7 +53,8 @@ namespace mx::net {
   X(icmp_drop_broadcast_echo)   /* RFC 1122 3.2.2.6: ignored */                    \
   X(icmp_echo_request_in)                                                          \
   X(icmp_echo_reply_out)                                                           \
-  X(icmp_other_in)              /* types we do not act on yet */                   \
+  X(icmp_unreachable_in)        /* destination unreachable: handed to TCP */       \
+  X(icmp_other_in)              /* types we do not act on */                       \
   X(ipv6_rx_unhandled)          /* IPv6 arrives with a later issue */
 
 struct alignas(64) L2L3Counters {

@@ -1,5 +1,5 @@
 // tcpstack/icmp.cc — ICMP input for NetStack: echo request -> echo reply (RFC 792, RFC 1122
-// 3.2.2.6). Other types are counted and ignored until TCP needs them (path MTU, unreachable).
+// 3.2.2.6); destination unreachable goes to TCP (path MTU, RFC 1191). Other types are counted.
 #include "tcpstack/icmp.h"
 
 #include <cstring>
@@ -20,6 +20,11 @@ void NetStack::icmp_input(const PacketView& pkt, const Ipv4Header& ip, ByteSpan 
   // NICs' L4 checksum flags cover TCP/UDP only: ICMP is always verified in software.
   if (inet_checksum(msg) != 0) {
     ++ctr_.icmp_drop_checksum;
+    return;
+  }
+  if (msg[0] == kIcmpDestUnreachable) {
+    ++ctr_.icmp_unreachable_in;
+    if (!broadcast) tcp_.icmp_unreachable(msg[1], load_be16(msg.data() + 6), msg.subspan(kIcmpHeaderLen), now_);
     return;
   }
   if (msg[0] != kIcmpEchoRequest || msg[1] != 0) {

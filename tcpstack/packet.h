@@ -19,11 +19,14 @@ enum RxFlag : uint32_t {
 };
 
 // A received frame, starting at the Ethernet header. It is valid only while the caller's
-// input() call runs; the stack never keeps the pointer (zero-copy holds arrive with TCP).
+// input() call runs, unless the stack holds it: TCP keeps received payload in place by calling
+// Netif::rx_hold(handle) and later Netif::rx_release(handle). A null handle cannot be held (the
+// stack copies instead).
 struct PacketView {
   const uint8_t* data{nullptr};
   uint32_t len{0};
   uint32_t rx_flags{0};
+  void* handle{nullptr};
   ByteSpan bytes() const noexcept { return {data, len}; }
 };
 
@@ -34,6 +37,7 @@ struct TxFrame {
   uint32_t capacity{0};
   uint32_t len{0};
   void* handle{nullptr};
+  uint32_t offload{0};  // TxCap bits the port must complete (checksums left to the NIC)
 };
 
 // Offloads that the port performs on transmit.
@@ -55,6 +59,10 @@ class Netif {
   virtual bool tx_alloc(uint32_t len, TxFrame& out) = 0;
   // Takes ownership of a frame filled by the caller; it is sent at the next flush.
   virtual void tx_submit(TxFrame& frame) = 0;
+  // Keeps a received frame's buffer alive after input() returns (one more reference), and
+  // drops one reference. Only called with the non-null handle of a PacketView.
+  virtual void rx_hold(void* handle) = 0;
+  virtual void rx_release(void* handle) = 0;
 };
 
 }  // namespace mx::net

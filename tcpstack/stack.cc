@@ -1,14 +1,22 @@
 // tcpstack/stack.cc — Ethernet dispatch, IPv4 input and the shared transmit helpers.
 #include "tcpstack/stack.h"
 
+#include "tcpstack/checksum.h"
 #include "tcpstack/ethernet.h"
 
 namespace mx::net {
 
-NetStack::NetStack(Netif& netif, const StackConfig& cfg)
-    : netif_(netif), cfg_(cfg), mac_(netif.mac()), arp_(cfg.arp_entries, cfg.arp_reachable_ns) {}
+NetStack::NetStack(Netif& netif, const StackConfig& cfg, Tick now)
+    : netif_(netif), cfg_(cfg), mac_(netif.mac()), arp_(cfg.arp_entries, cfg.arp_reachable_ns),
+      now_(now), tcp_(*this, netif, cfg.tcp, now) {}
+
+void NetStack::poll(Tick now) noexcept {
+  now_ = now;
+  tcp_.poll(now);
+}
 
 void NetStack::input(const PacketView& pkt, Tick now) noexcept {
+  now_ = now;
   ++ctr_.eth_rx_frames;
   ctr_.eth_rx_bytes += pkt.len;
   if (pkt.len < kEthHeaderLen) {
@@ -47,6 +55,7 @@ void NetStack::input(const PacketView& pkt, Tick now) noexcept {
 }
 
 void NetStack::on_timer(Tick now) noexcept {
+  now_ = now;
   arp_.expire(now);
   sync_counters();
 }
@@ -106,6 +115,13 @@ void NetStack::ipv4_input(const PacketView& pkt, ByteSpan payload) noexcept {
     case kIpProtoIcmp:
       icmp_input(pkt, ip, body, broadcast);
       return;
+    case kIpProtoTcp:
+      if (broadcast) {
+        ++ctr_.ipv4_drop_not_for_us;  // TCP is unicast only (RFC 9293 3.9.1)
+        return;
+      }
+      tcp_.input(pkt, ip.src, ip.dst, body, now_);
+      return;
     default:
       ++ctr_.ipv4_drop_unknown_proto;
       return;
@@ -120,6 +136,32 @@ bool NetStack::begin_frame(uint32_t len, const MacAddr& dst, uint16_t type, TxFr
   write_eth_header(f.data, dst, mac_, type);
   f.len = len;
   return true;
+}
+
+uint8_t* NetStack::ipv4_begin(Ipv4Addr dst, uint8_t proto, uint32_t l4_len, TxFrame& f) noexcept {
+  auto mac = arp_.lookup(dst, now_);
+  if (!mac) {
+    send_arp_request(dst);
+    return nullptr;
+  }
+  if (!begin_frame(kEthHeaderLen + kIpv4MinHeaderLen + l4_len, *mac, kEtherTypeIpv4, f)) return nullptr;
+  Ipv4Header h;
+  h.total_len = static_cast<uint16_t>(kIpv4MinHeaderLen + l4_len);
+  h.id = ip_id_++;
+  h.ttl = kIpv4DefaultTtl;
+  h.proto = proto;
+  h.src = cfg_.ipv4.addr;
+  h.dst = dst;
+  const bool offload = (netif_.tx_caps() & kTxIpv4Csum) != 0;
+  uint8_t* ip = f.data + kEthHeaderLen;
+  write_ipv4_header(ip, h, /*csum_offload=*/true);  // checksum below, after the DF bit
+  ip[6] |= 0x40;  // DF: TCP sizes its segments to the path (RFC 1191)
+  if (offload) {
+    f.offload |= kTxIpv4Csum;
+  } else {
+    store_be16(ip + 10, inet_checksum({ip, kIpv4MinHeaderLen}));
+  }
+  return f.data + kEthHeaderLen + kIpv4MinHeaderLen;
 }
 
 void NetStack::submit(TxFrame& f) noexcept {

@@ -66,6 +66,10 @@ uint16_t tcp_checksum(ByteSpan seg, Ipv4Addr src, Ipv4Addr dst) noexcept {
   return csum_fold(csum_partial(seg, sum));
 }
 
+uint16_t tcp_pseudo_sum(Ipv4Addr src, Ipv4Addr dst, uint32_t len) noexcept {
+  return static_cast<uint16_t>(~csum_fold(uint64_t{src.v} + dst.v + kIpProtoTcp + len));
+}
+
 TcpVerdict parse_tcp(ByteSpan seg, Ipv4Addr src, Ipv4Addr dst, bool csum_verified, TcpSegment& out) noexcept {
   if (seg.size() < kTcpMinHeaderLen) return TcpVerdict::kShort;
   const uint8_t* p = seg.data();

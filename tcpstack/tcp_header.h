@@ -74,5 +74,7 @@ TcpVerdict parse_tcp(ByteSpan seg, Ipv4Addr src, Ipv4Addr dst, bool csum_verifie
 // The pseudo-header + segment checksum (RFC 9293 3.1) to store in the header's field (which
 // must be zero while computing it).
 uint16_t tcp_checksum(ByteSpan seg, Ipv4Addr src, Ipv4Addr dst) noexcept;
+// The folded, uncomplemented pseudo-header sum that checksum offload expects in the field.
+uint16_t tcp_pseudo_sum(Ipv4Addr src, Ipv4Addr dst, uint32_t len) noexcept;
 
 }  // namespace mx::net

@@ -22,6 +22,8 @@ class FuzzNetif final : public mx::net::Netif {
     out.handle = buf_;
     return true;
   }
+  void rx_hold(void*) override {}
+  void rx_release(void*) override {}
   void tx_submit(mx::net::TxFrame& f) override {
     // Every frame we emit must be a sane Ethernet frame that fits one MTU.
     if (f.len < 14 || f.len > 1514 || f.len > f.capacity) std::abort();

@@ -28,6 +28,9 @@ net::StackConfig lab_stack_config() {
   c.ipv4 = Ipv4Prefix{kOurIp, 24};
   c.arp_entries = 16;
   c.arp_reachable_ns = 60 * kNsPerSec;
+  c.tcp.max_conns = 64;
+  c.tcp.rx_segs = 1024;
+  c.tcp.blocks = 1024;
   return c;
 }
 

@@ -20,6 +20,8 @@ class CaptureNetif final : public net::Netif {
   uint16_t mtu() const override { return 1500; }
   bool tx_alloc(uint32_t len, net::TxFrame& out) override;
   void tx_submit(net::TxFrame& frame) override;
+  void rx_hold(void*) override {}
+  void rx_release(void*) override {}
 
   std::vector<Bytes> sent;
   bool fail_alloc = false;
