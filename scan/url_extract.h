@@ -5,7 +5,8 @@
 // preceded by a letter or digit) and the values of href= and src= attributes (quoted or not;
 // tabs and line breaks inside a value are dropped as browsers drop them). Each URL is bounded
 // by kMaxUrlLength (longer: the first kMaxUrlLength bytes, marked truncated); the count per
-// message is bounded by the caller (scan/mime_body.cc, kUrlLimit). Not done: HTML character
+// message is bounded by the caller (scan/mime_body.cc, kUrlLimit). Bare URLs are reported with
+// the prefix lowercase ("HTTP://X" -> "http://X"). Not done: HTML character
 // references (&amp;) are left as written.
 // STANDARDS: RFC 3986 (URI syntax: the characters that end a bare URL here are those it never
 // allows unencoded: whitespace, controls, <, >, ", ', `), HTML 4.01 / WHATWG attribute syntax.
