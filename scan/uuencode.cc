@@ -6,6 +6,8 @@
 namespace mx::scan {
 namespace {
 
+constexpr char kBegin[] = "begin ";
+
 // "begin" SP 3-4 octal digits SP name
 bool parse_begin(std::string_view l, uint32_t& mode, std::string_view& name) {
   if (l.substr(0, 6) != "begin ") return false;
@@ -88,7 +90,7 @@ void UuScanner::feed(ByteSpan in, UuHandler& h) {
     }
     // Outside a block only lines starting "begin " matter: skip the rest of any other line.
     if (!in_block_ && len_ + take >= 6 && !overflow_ && len_ < 6 &&
-        std::memcmp(p + i, "begin " + len_, 6 - len_) != 0)
+        std::memcmp(p + i, &kBegin[len_], 6 - len_) != 0)
       overflow_ = true;
     std::memcpy(buf_ + len_, p + i, take);
     len_ += take;
