@@ -113,7 +113,7 @@ void MimeParser::State::head(ByteSpan bytes) {
       body_head(l);
       return;
     }
-    if (header_line(l, true)) {
+    if (header_line(l)) {
       tail_discard = true;  // the rest of an over-long header line is dropped (flagged)
       set_flag(kHeaderTruncated);
       return;
@@ -156,8 +156,7 @@ void MimeParser::State::tail_piece(ByteSpan bytes, bool ends_line) {
 
 // RFC 5322 2.2: "name:" value, or (2.2.3) a continuation line starting with a blank. False when
 // the line is neither (the caller ends the header section there).
-bool MimeParser::State::header_line(std::string_view l, bool head_only) {
-  (void)head_only;
+bool MimeParser::State::header_line(std::string_view l) {
   if (l.empty()) {
     end_headers();
     return true;

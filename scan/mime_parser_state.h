@@ -41,7 +41,7 @@ struct MimeParser::State {
   void line_end(ByteSpan line, bool has_lf);
   void head(ByteSpan bytes);
   void tail_piece(ByteSpan bytes, bool ends_line);
-  bool header_line(std::string_view content, bool head_only);
+  bool header_line(std::string_view content);
   void begin_field(std::string_view name, std::string_view value);
   void append_value(std::string_view s);
   void end_headers();

@@ -16,7 +16,7 @@ bool blank(std::string_view s) {
 // A whole line (content without its line end) for the top entity.
 void MimeParser::State::dispatch(std::string_view content, std::string_view eol_bytes) {
   while (top().state == BodyState::kHeaders) {
-    if (header_line(content, false)) return;
+    if (header_line(content)) return;
     set_flag(kMalformedHeader);  // not a field: the header section ends, the line is body
     end_headers();
   }
