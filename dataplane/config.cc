@@ -3,6 +3,8 @@
 #include "dataplane/config.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -149,7 +151,9 @@ std::optional<Error> read_eal(const std::string& src, const TomlTable& t, EalCon
 
 std::optional<Error> read_port(const std::string& src, const TomlTable& t, PortConfig& p) {
   Reader r(src, t);
-  if (auto err = r.unknown_keys({"name", "vdev", "pci", "ipv4", "ipv6", "mac", "mtu", "rx_desc", "tx_desc"})) return err;
+  if (auto err = r.unknown_keys({"name", "vdev", "pci", "ipv4", "ipv6", "mac", "mtu", "rx_desc", "tx_desc",
+                                 "impair_drop_ppm", "impair_reorder_ppm", "impair_dup_ppm", "impair_seed"}))
+    return err;
   for (const char* k : {"name", "ipv4"})
     if (auto err = r.missing(k)) return err;
   p.line = t.line;
@@ -164,6 +168,10 @@ std::optional<Error> read_port(const std::string& src, const TomlTable& t, PortC
   r.uint("mtu", p.mtu, 576, 9000, err);
   r.uint("rx_desc", p.rx_desc, 64, 16384, err);
   r.uint("tx_desc", p.tx_desc, 64, 16384, err);
+  r.uint("impair_drop_ppm", p.impair_drop_ppm, 0, 500000, err);
+  r.uint("impair_reorder_ppm", p.impair_reorder_ppm, 0, 500000, err);
+  r.uint("impair_dup_ppm", p.impair_dup_ppm, 0, 500000, err);
+  r.uint("impair_seed", p.impair_seed, 0, UINT64_MAX >> 1, err);
   if (err) return err;
   if (p.vdev.empty() == p.pci.empty())
     return Error{src + ":" + std::to_string(t.line) + ": [[port]] '" + p.name +
@@ -215,6 +223,48 @@ std::optional<Error> read_dataplane(const std::string& src, const TomlTable& t, 
   return std::nullopt;
 }
 
+std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSection& c) {
+  Reader r(src, t);
+  if (auto err = r.unknown_keys({"max_conns", "buffer_blocks", "rx_segs", "rcv_buf", "snd_buf", "syn_backlog",
+                                 "accept_backlog", "msl_s", "services", "source_to", "source_bytes", "source_after_ms"}))
+    return err;
+  std::optional<Error> err;
+  std::vector<std::string> services;
+  std::string source;
+  r.uint("max_conns", c.max_conns, 16, kMaxTcpConns, err);
+  r.uint("buffer_blocks", c.buffer_blocks, 64, 1u << 22, err);
+  r.uint("rx_segs", c.rx_segs, 64, 1u << 22, err);
+  r.uint("rcv_buf", c.rcv_buf, 4096, 16u << 20, err);
+  r.uint("snd_buf", c.snd_buf, 4096, 16u << 20, err);
+  r.uint("syn_backlog", c.syn_backlog, 1, 65535, err);
+  r.uint("accept_backlog", c.accept_backlog, 1, 65535, err);
+  r.uint("msl_s", c.msl_s, 1, 120, err);
+  r.str_list("services", services, err);
+  r.str("source_to", source, err);
+  r.uint("source_bytes", c.source_bytes, 1, 1ull << 40, err);
+  r.uint("source_after_ms", c.source_after_ms, 0, 600000, err);
+  if (err) return err;
+  for (const std::string& name : services) {
+    const uint32_t bit = name == "discard" ? 1u : name == "echo" ? 2u : name == "chargen" ? 4u : 0u;
+    if (!bit)
+      return Error{r.where(*r.raw("services"), "services") + "'" + name + "' is not one of discard, echo, chargen"};
+    c.services |= bit;
+  }
+  if (r.raw("source_to")) {
+    const size_t colon = source.rfind(':');
+    auto ip = Ipv4Addr::parse(colon == std::string::npos ? source : source.substr(0, colon));
+    long port = colon == std::string::npos ? 0 : std::strtol(source.c_str() + colon + 1, nullptr, 10);
+    if (!ip || port < 1 || port > 65535 || source.find_first_not_of("0123456789.:") != std::string::npos)
+      return Error{r.where(*r.raw("source_to"), "source_to") + "'" + source + "' is not IPv4:port like 198.18.0.1:5001"};
+    c.source_ip = *ip;
+    c.source_port = static_cast<uint16_t>(port);
+    if (!r.raw("source_bytes")) return r.missing("source_bytes");
+  } else if (r.raw("source_bytes")) {
+    return r.missing("source_to");
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> cross_check(const std::string& src, Config& c, const TomlDoc& doc) {
   auto line_of = [&](const char* table) {
     for (const auto& t : doc.tables)
@@ -243,7 +293,7 @@ Expected<Config> parse_config(std::string_view text, const std::string& source) 
   if (!doc) return doc.error();
   Config c;
   c.path = source;
-  bool have_eal = false, have_dp = false;
+  bool have_eal = false, have_dp = false, have_tcp = false;
   for (const TomlTable& t : doc->tables) {
     std::optional<Error> err;
     if (t.name.empty()) {
@@ -259,9 +309,12 @@ Expected<Config> parse_config(std::string_view text, const std::string& source) 
     } else if (t.name == "dataplane" && !t.array) {
       have_dp = true;
       err = read_dataplane(source, t, c.dataplane);
+    } else if (t.name == "tcp" && !t.array && !have_tcp) {
+      have_tcp = true;
+      err = read_tcp(source, t, c.tcp);
     } else {
       err = Error{source + ":" + std::to_string(t.line) + ": unknown section " + (t.array ? "[[" : "[") + t.name +
-                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane])"};
+                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane], [tcp])"};
     }
     if (err) return *err;
   }

@@ -41,6 +41,12 @@ struct PortConfig {
   uint16_t mtu = 1500;
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
+  // Impairment layer on received frames (tests and benchmarks; the kernel here has no netem):
+  // parts per million of frames dropped, held back behind later ones, or delivered twice.
+  uint32_t impair_drop_ppm = 0;
+  uint32_t impair_reorder_ppm = 0;
+  uint32_t impair_dup_ppm = 0;
+  uint64_t impair_seed = 1;
   int line = 0;
 };
 
@@ -57,11 +63,30 @@ struct DataplaneConfig {
   uint32_t arp_reachable_s = 300;
 };
 
+constexpr uint32_t kMaxTcpConns = 1u << 22;
+
+struct TcpSection {
+  uint32_t max_conns = 4096;        // per net lcore, TIME-WAIT included
+  uint32_t buffer_blocks = 8192;    // 2 KiB blocks per net lcore (send buffers, small copies)
+  uint32_t rx_segs = 16384;         // received-segment descriptors per net lcore
+  uint32_t rcv_buf = 256 * 1024;    // receive window per connection
+  uint32_t snd_buf = 256 * 1024;    // send buffer per connection
+  uint32_t syn_backlog = 1024;
+  uint32_t accept_backlog = 1024;
+  uint32_t msl_s = 30;
+  uint32_t services = 0;            // tcpstack/tcp_services.h mask: discard, echo, chargen
+  std::optional<Ipv4Addr> source_ip;  // test source: connect here and send source_bytes
+  uint16_t source_port = 0;
+  uint64_t source_bytes = 0;
+  uint32_t source_after_ms = 2000;  // delay after start-up before the source connects
+};
+
 struct Config {
   std::string path;
   EalConfig eal;
   std::vector<PortConfig> ports;
   DataplaneConfig dataplane;
+  TcpSection tcp;
 };
 
 Expected<Config> parse_config(std::string_view text, const std::string& source);

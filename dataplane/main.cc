@@ -106,7 +106,13 @@ int run(const mx::cfg::Config& c, const char* argv0) {
   rt.ports = std::move(*ports);
   uint16_t q = 0;
   for (uint32_t l : c.dataplane.net_lcores)
-    rt.lcores.push_back(std::make_unique<mx::dp::NetLcore>(l, q++, c.dataplane, rt.ports, rt.pool));
+    rt.lcores.push_back(std::make_unique<mx::dp::NetLcore>(l, q++, c, rt.ports, rt.pool));
+  for (size_t i = 0; i < rt.lcores.size(); ++i) {
+    if (auto ok = rt.lcores[i]->start_services(i == 0); !ok) {
+      std::fprintf(stderr, "mxgate: %s\n", ok.error().message.c_str());
+      return 1;
+    }
+  }
   std::vector<mx::dp::NetLcoreLaunch> launch;
   for (auto& l : rt.lcores) launch.push_back({l.get(), &g_stop});
   for (auto& l : launch) rte_eal_remote_launch(mx::dp::net_lcore_entry, &l, l.lcore->lcore());

@@ -4,6 +4,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
+#include <sys/random.h>
 
 namespace mx::dp {
 namespace {
@@ -11,17 +12,85 @@ constexpr uint32_t kIdleSleepStartUs = 8;
 constexpr uint64_t kTimerPeriodNs = kNsPerSec;
 }  // namespace
 
-NetLcore::NetLcore(uint32_t lcore, uint16_t queue, const cfg::DataplaneConfig& dc, const std::vector<Port>& ports,
+NetLcore::NetLcore(uint32_t lcore, uint16_t queue, const cfg::Config& c, const std::vector<Port>& ports,
                    rte_mempool* pool)
-    : lcore_(lcore), dc_(dc) {
+    : lcore_(lcore), dc_(c.dataplane), tc_(c.tcp) {
+  // The secret behind ISNs (RFC 6528), SYN cookies and the connection hash: from the kernel's
+  // random source, once, here (tcpstack makes no syscall).
+  uint64_t key[2] = {0, 0};
+  if (getrandom(key, sizeof key, 0) != sizeof key) key[0] = rte_get_tsc_cycles() ^ (uint64_t{lcore} << 56);
   for (const Port& p : ports) {
     net::StackConfig sc;
     sc.ipv4 = p.cfg->ipv4;
     sc.ipv6 = p.cfg->ipv6;
-    sc.arp_entries = dc.arp_entries;
-    sc.arp_reachable_ns = uint64_t{dc.arp_reachable_s} * kNsPerSec;
-    queues_.push_back(std::make_unique<PortQueue>(p, queue, pool, sc));
+    sc.arp_entries = dc_.arp_entries;
+    sc.arp_reachable_ns = uint64_t{dc_.arp_reachable_s} * kNsPerSec;
+    sc.tcp.max_conns = tc_.max_conns;
+    sc.tcp.blocks = tc_.buffer_blocks;
+    sc.tcp.rx_segs = tc_.rx_segs;
+    sc.tcp.rcv_buf = tc_.rcv_buf;
+    sc.tcp.snd_buf = tc_.snd_buf;
+    sc.tcp.ooo_budget = tc_.rcv_buf;
+    sc.tcp.syn_backlog = static_cast<uint16_t>(tc_.syn_backlog);
+    sc.tcp.accept_backlog = static_cast<uint16_t>(tc_.accept_backlog);
+    sc.tcp.msl_ns = uint64_t{tc_.msl_s} * kNsPerSec;
+    sc.tcp.key0 = key[0] ^ p.id;
+    sc.tcp.key1 = key[1];
+    auto q = std::make_unique<PortQueue>(p, queue, pool, sc);
+    q->impair = net::ImpairConfig{p.cfg->impair_drop_ppm / 1e6, p.cfg->impair_dup_ppm / 1e6,
+                                  p.cfg->impair_reorder_ppm / 1e6, 0};
+    q->netif.set_impair(q->impair, p.cfg->impair_seed * 1000 + 500 + queue);
+    queues_.push_back(std::move(q));
   }
+}
+
+NetLcore::~NetLcore() {
+  for (auto& q : queues_)
+    if (q->held) rte_pktmbuf_free(q->held);
+}
+
+Expected<bool> NetLcore::start_services(bool with_source) {
+  for (auto& q : queues_) {
+    if (!tc_.services) break;
+    auto ok = q->services.start(q->port->cfg->ipv4.addr, tc_.services);
+    if (!ok) return Error{"port '" + q->port->cfg->name + "': test services: " + ok.error().message};
+  }
+  source_pending_ = with_source && tc_.source_ip.has_value();
+  return true;
+}
+
+// One received frame through the impairment layer (when configured) into the stack.
+void NetLcore::rx_frame(PortQueue& q, rte_mbuf* m, Tick now, rte_mbuf** to_free, uint16_t& nfree) noexcept {
+  if (m->nb_segs != 1) {
+    ++q.stack.counters().eth_drop_multiseg;
+    to_free[nfree++] = m;
+    return;
+  }
+  if (q.impair.any()) {
+    switch (net::impair_decide(q.impair, q.impair_rng)) {
+      case net::ImpairAction::kDrop:
+        ++lc_.impair_drop;
+        to_free[nfree++] = m;
+        return;
+      case net::ImpairAction::kDup:
+        ++lc_.impair_dup;
+        q.stack.input(MbufNetif::view(m), now);
+        break;
+      case net::ImpairAction::kReorder:
+        if (!q.held) {
+          ++lc_.impair_reorder;
+          q.held = m;  // delivered after the frames of the next burst
+          q.held_new = true;
+          return;
+        }
+        break;
+      case net::ImpairAction::kPass:
+      case net::ImpairAction::kCorrupt:
+        break;
+    }
+  }
+  q.stack.input(MbufNetif::view(m), now);
+  to_free[nfree++] = m;
 }
 
 uint32_t NetLcore::poll_once(uint64_t now_ns) noexcept {
@@ -30,15 +99,25 @@ uint32_t NetLcore::poll_once(uint64_t now_ns) noexcept {
   Tick now{now_ns};
   for (auto& q : queues_) {
     uint16_t n = rte_eth_rx_burst(q->port->id, q->queue, rx, static_cast<uint16_t>(dc_.burst));
+    rte_mbuf* to_free[cfg::kMaxBurst + 1];
+    uint16_t nfree = 0;
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
-      if (rx[i]->nb_segs != 1) {
-        ++q->stack.counters().eth_drop_multiseg;
-        continue;
-      }
-      q->stack.input(MbufNetif::view(rx[i]), now);
+      rx_frame(*q, rx[i], now, to_free, nfree);
     }
-    if (n) rte_pktmbuf_free_bulk(rx, n);
+    if (q->held && !q->held_new) {
+      q->stack.input(MbufNetif::view(q->held), now);
+      to_free[nfree++] = q->held;
+      q->held = nullptr;
+    }
+    q->held_new = false;
+    // Buffers TCP holds (zero-copy receive) keep a reference: this only drops ours.
+    if (nfree) rte_pktmbuf_free_bulk(to_free, nfree);
+    q->stack.poll(now);
+    if (source_pending_ && now_ns >= uint64_t{tc_.source_after_ms} * kNsPerMs) {
+      source_pending_ = false;
+      q->services.start_source(*tc_.source_ip, tc_.source_port, tc_.source_bytes);
+    }
     q->netif.flush();
     total += n;
   }
@@ -80,6 +159,10 @@ int NetLcore::run(const std::atomic<bool>& stop) noexcept {
     q->netif.flush();
     q->stack.sync_counters();
     lc_.tx_drop_full += q->netif.tx_dropped();
+    lc_.tx_retries += q->netif.tx_retries();
+    lc_.impair_drop += q->netif.impair_drop;
+    lc_.impair_dup += q->netif.impair_dup;
+    lc_.impair_reorder += q->netif.impair_reorder;
   }
   return 0;
 }

@@ -13,7 +13,9 @@
 #include "dataplane/config.h"
 #include "dataplane/mbuf_netif.h"
 #include "dataplane/port.h"
+#include "tcpstack/impair.h"
 #include "tcpstack/stack.h"
+#include "tcpstack/tcp_services.h"
 
 namespace mx::dp {
 
@@ -22,21 +24,32 @@ struct alignas(64) LoopCounters {
   uint64_t rx_packets = 0;
   uint64_t idle_sleeps = 0;
   uint64_t tx_drop_full = 0;
+  uint64_t tx_retries = 0;  // flushes the port did not take whole (frames kept for the next)
+  uint64_t impair_drop = 0, impair_dup = 0, impair_reorder = 0;
 };
 
 struct PortQueue {
   PortQueue(const Port& p, uint16_t q, rte_mempool* pool, const net::StackConfig& sc)
-      : port(&p), queue(q), netif(p.id, q, pool, p.mac, p.cfg->mtu), stack(netif, sc) {}
+      : port(&p), queue(q), netif(p.id, q, pool, p.mac, p.cfg->mtu, p.tx_caps), stack(netif, sc),
+        services(stack.tcp()), impair_rng(p.cfg->impair_seed * 1000 + q) {}
   const Port* port;
   uint16_t queue;
   MbufNetif netif;
   net::NetStack stack;
+  net::TcpServices services;
+  net::ImpairConfig impair;
+  net::ImpairRng impair_rng;
+  rte_mbuf* held = nullptr;  // a frame the impairment layer holds back (reordering)
+  bool held_new = false;
 };
 
 class NetLcore {
  public:
-  NetLcore(uint32_t lcore, uint16_t queue, const cfg::DataplaneConfig& dc, const std::vector<Port>& ports,
+  NetLcore(uint32_t lcore, uint16_t queue, const cfg::Config& c, const std::vector<Port>& ports,
            rte_mempool* pool);
+  ~NetLcore();
+  // Starts the configured test services (before launch); an error names the port.
+  Expected<bool> start_services(bool with_source);
   // Runs until `stop` is set; returns 0.
   int run(const std::atomic<bool>& stop) noexcept;
 
@@ -46,10 +59,13 @@ class NetLcore {
 
  private:
   uint32_t poll_once(uint64_t now_ns) noexcept;
+  void rx_frame(PortQueue& q, rte_mbuf* m, Tick now, rte_mbuf** to_free, uint16_t& nfree) noexcept;
   void idle(uint32_t& empty_polls, uint32_t& sleep_us) noexcept;
 
   uint32_t lcore_;
   const cfg::DataplaneConfig& dc_;
+  const cfg::TcpSection& tc_;
+  bool source_pending_ = false;
   std::vector<std::unique_ptr<PortQueue>> queues_;
   LoopCounters lc_;
 };

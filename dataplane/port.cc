@@ -32,8 +32,15 @@ Expected<Port> start_port(const cfg::PortConfig& pc, rte_mempool* pool, uint16_t
                  port.driver + " offers " + std::to_string(info.max_rx_queues)};
 
   rte_eth_conf conf{};
-  if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
-    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+  // Checksum offloads when the port has them; the stack computes in software otherwise.
+  conf.rxmode.offloads |= info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+  if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+    port.tx_caps |= net::kTxIpv4Csum;
+  }
+  if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    port.tx_caps |= net::kTxTcpCsum;
   }
   if (int rc = rte_eth_dev_configure(port.id, queues, queues, &conf); rc != 0)
     return port_error(pc, "configure", rc);

@@ -10,6 +10,7 @@
 #include "common/expected.h"
 #include "common/net_types.h"
 #include "dataplane/config.h"
+#include "tcpstack/packet.h"
 
 namespace mx::dp {
 
@@ -18,6 +19,7 @@ struct Port {
   uint16_t id{0};
   MacAddr mac;
   std::string driver;
+  uint32_t tx_caps{0};  // net::TxCap offloads enabled on the port
 };
 
 // Finds, configures and starts every configured port with `queues` queue pairs.

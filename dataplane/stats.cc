@@ -12,14 +12,32 @@ void print_counters(FILE* f, const std::vector<std::unique_ptr<NetLcore>>& lcore
     const LoopCounters& lc = l->loop_counters();
     std::fprintf(f,
                  "mxgate: counters lcore=%u loop polls=%" PRIu64 " rx_packets=%" PRIu64 " idle_sleeps=%" PRIu64
-                 " tx_drop_full=%" PRIu64 "\n",
-                 l->lcore(), lc.polls, lc.rx_packets, lc.idle_sleeps, lc.tx_drop_full);
+                 " tx_drop_full=%" PRIu64 " tx_retries=%" PRIu64 " impair_drop=%" PRIu64 " impair_dup=%" PRIu64 " impair_reorder=%" PRIu64 "\n",
+                 l->lcore(), lc.polls, lc.rx_packets, lc.idle_sleeps, lc.tx_drop_full, lc.tx_retries, lc.impair_drop, lc.impair_dup,
+                 lc.impair_reorder);
     for (const auto& q : l->queues()) {
       std::fprintf(f, "mxgate: counters lcore=%u port=%s", l->lcore(), q->port->cfg->name.c_str());
       q->stack.counters().for_each([&](const char* name, uint64_t v) {
         if (v) std::fprintf(f, " %s=%" PRIu64, name, v);
       });
       std::fputc('\n', f);
+      std::fprintf(f, "mxgate: counters lcore=%u port=%s tcp conns=%u", l->lcore(), q->port->cfg->name.c_str(),
+                   q->stack.tcp().conn_count());
+      uint32_t states[11];
+      q->stack.tcp().count_states(states);
+      for (uint8_t s = 0; s < 11; ++s)
+        if (states[s]) std::fprintf(f, " state_%s=%u", net::tcp_state_name(static_cast<net::TcpState>(s)), states[s]);
+      q->stack.tcp().counters().for_each([&](const char* name, uint64_t v) {
+        if (v) std::fprintf(f, " %s=%" PRIu64, name, v);
+      });
+      std::fputc('\n', f);
+      const auto& ss = q->services.stats();
+      std::fprintf(f,
+                   "mxgate: counters lcore=%u port=%s services accepted=%" PRIu64 " discard_bytes=%" PRIu64
+                   " echo_bytes=%" PRIu64 " chargen_bytes=%" PRIu64 " source_bytes=%" PRIu64 " source=%s\n",
+                   l->lcore(), q->port->cfg->name.c_str(), ss.accepted, ss.discard_bytes, ss.echo_bytes,
+                   ss.chargen_bytes, ss.source_bytes,
+                   ss.source_failed ? "failed" : ss.source_done ? "done" : "none");
     }
   }
   for (const Port& p : ports) {

@@ -43,6 +43,11 @@ bool NewReno::on_dupack(SeqNum snd_una, SeqNum snd_nxt, uint32_t flight) {
     return false;
   }
   if (++dupacks_ != kDupAckThreshold) return false;
+  return on_loss(snd_una, snd_nxt, flight);
+}
+
+bool NewReno::on_loss(SeqNum snd_una, SeqNum snd_nxt, uint32_t flight) {
+  if (recovery_) return false;
   // RFC 6582 3.2 step 2: only when the ACK covers more than `recover` from a previous episode.
   if (recover_set_ && seq_lt(snd_una, recover_)) return false;
   ssthresh_ = std::max(flight / 2, 2 * smss_);  // RFC 5681 eqn. 4

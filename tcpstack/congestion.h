@@ -20,6 +20,9 @@ class CongestionControl {
   virtual void on_ack(uint32_t acked, SeqNum snd_una, uint32_t flight) = 0;
   // A duplicate ACK; returns true when the caller must fast-retransmit snd.una now.
   virtual bool on_dupack(SeqNum snd_una, SeqNum snd_nxt, uint32_t flight) = 0;
+  // Loss detected from SACK information (RFC 6675 IsLost) before three duplicate ACKs arrived;
+  // returns true when this starts a recovery episode (the caller retransmits).
+  virtual bool on_loss(SeqNum snd_una, SeqNum snd_nxt, uint32_t flight) = 0;
   // The retransmission timer fired.
   virtual void on_rto(uint32_t flight) = 0;
   virtual uint32_t cwnd() const = 0;
@@ -32,6 +35,7 @@ class NewReno final : public CongestionControl {
   explicit NewReno(uint32_t smss);
   void on_ack(uint32_t acked, SeqNum snd_una, uint32_t flight) override;
   bool on_dupack(SeqNum snd_una, SeqNum snd_nxt, uint32_t flight) override;
+  bool on_loss(SeqNum snd_una, SeqNum snd_nxt, uint32_t flight) override;
   void on_rto(uint32_t flight) override;
   uint32_t cwnd() const override { return cwnd_; }
   uint32_t ssthresh() const override { return ssthresh_; }

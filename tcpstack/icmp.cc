@@ -48,7 +48,9 @@ void NetStack::icmp_input(const PacketView& pkt, const Ipv4Header& ip, ByteSpan 
   out.proto = kIpProtoIcmp;
   out.src = cfg_.ipv4.addr;
   out.dst = ip.src;
-  write_ipv4_header(f.data + kEthHeaderLen, out, (netif_.tx_caps() & kTxIpv4Csum) != 0);
+  const bool offload = (netif_.tx_caps() & kTxIpv4Csum) != 0;
+  write_ipv4_header(f.data + kEthHeaderLen, out, offload);
+  if (offload) f.offload |= kTxIpv4Csum;
   uint8_t* icmp = f.data + kEthHeaderLen + kIpv4MinHeaderLen;
   std::memcpy(icmp, msg.data(), msg.size());
   // Only the type changes (8 -> 0): update the verified checksum instead of summing again.

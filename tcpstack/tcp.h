@@ -41,12 +41,13 @@ struct TcpConn;
 struct TcpListener;
 
 constexpr uint32_t kTcpMaxListeners = 16;
-constexpr uint32_t kTcpMaxOooSegs = 64;          // out-of-order segments held per connection
-constexpr uint32_t kTcpMaxRxSegs = 256;          // all received segments held per connection
+constexpr uint32_t kTcpOooSegCharge = 1024;      // each out-of-order segment costs at least this much budget
+constexpr uint32_t kTcpMaxRxSegs = 1024;         // all received segments held per connection
 constexpr uint32_t kTcpChallengeAckPerSec = 10;  // RFC 5961 7, per connection
 constexpr uint32_t kTcpMaxSynRetries = 5;
 constexpr uint32_t kTcpMaxRetries = 12;          // data retransmissions before giving up
-constexpr uint32_t kTcpMaxScoreboard = 4;        // SACK ranges remembered from the peer
+constexpr uint32_t kTcpMaxScoreboard = 8;        // SACK ranges remembered from the peer
+constexpr uint32_t kTcpMaxRecoveryBurst = 4;     // holes retransmitted per ACK in SACK recovery
 constexpr uint16_t kTcpDefaultMss = 536;         // RFC 9293 3.7.1 when the peer sends none
 constexpr uint16_t kTcpMinMss = 536;             // floor for PMTU reductions (RFC 1191 minimum 576)
 
@@ -56,7 +57,7 @@ struct TcpConfig {
   uint32_t blocks = 8192;           // 2 KiB blocks per lcore (send buffers, small-segment copies)
   uint32_t rcv_buf = 256 * 1024;    // receive window per connection
   uint32_t snd_buf = 256 * 1024;    // send buffer per connection
-  uint32_t ooo_budget = 128 * 1024; // out-of-order bytes held per connection
+  uint32_t ooo_budget = 256 * 1024; // out-of-order bytes held per connection (see tcp_rxq.cc)
   uint16_t syn_backlog = 1024;      // half-open connections per listener before SYN cookies
   uint16_t accept_backlog = 1024;   // established connections waiting for accept()
   uint64_t msl_ns = 30 * kNsPerSec; // TIME-WAIT lasts 2 MSL
@@ -65,7 +66,7 @@ struct TcpConfig {
   uint64_t keepalive_intvl_ns = 10 * kNsPerSec;
   uint32_t keepalive_probes = 5;
   uint64_t syn_rcvd_timeout_ns = 30 * kNsPerSec;
-  RtoConfig rto;
+  RtoConfig rto{1 * kNsPerSec, 200 * kNsPerMs, 60 * kNsPerSec, kNsPerMs};  // min 200 ms, as Linux
   uint16_t ephemeral_lo = 32768, ephemeral_hi = 60999;
   uint32_t isn_fixed = 0;           // tests only: every ISN is this (0: RFC 6528 keyed hash)
   uint64_t key0 = 0x6d78676174650001ull, key1 = 0x6d78676174650002ull;  // ISN/cookie/hash secret
@@ -160,7 +161,7 @@ struct TcpConn {
   uint32_t flags = 0;
   uint16_t mss = kTcpDefaultMss;  // effective send MSS (payload bytes per segment)
   uint16_t rx_segs = 0;           // received segments held (in order + out of order)
-  uint8_t ooo_segs = 0;
+  uint16_t ooo_segs = 0;
   uint8_t retries = 0;
   uint8_t dupacks = 0;
   uint8_t unacked_segs = 0;       // received full segments not yet acknowledged (delayed ACK)
@@ -258,6 +259,8 @@ class TcpLayer {
   uint32_t rxsegs_available() const noexcept { return segs_.available(); }
   const TcpConfig& config() const noexcept { return cfg_; }
   Tick now() const noexcept { return now_; }
+  // Connections per state (diagnostics; walks the table).
+  void count_states(uint32_t (&out)[11]) const noexcept;
   // Looks up a connection by tuple (tests and diagnostics).
   TcpConn* find(const FourTuple& t) const noexcept;
 
@@ -309,8 +312,9 @@ class TcpLayer {
   void window_update(TcpConn* c) noexcept;
   // output (tcp_output.cc)
   void output(TcpConn* c) noexcept;
-  bool send_segment(TcpConn* c, SeqNum seq, uint32_t len, uint8_t flags) noexcept;
+  bool send_segment(TcpConn* c, SeqNum seq, uint32_t& len, uint8_t& flags) noexcept;
   void send_ack(TcpConn* c) noexcept;
+  void send_probe(TcpConn* c) noexcept;
   void send_syn(TcpConn* c) noexcept;
   void send_rst_for(const FourTuple& t, const TcpSegment& s) noexcept;
   void send_raw(const FourTuple& t, SeqNum seq, SeqNum ack, uint8_t flags, uint16_t wnd,

@@ -137,7 +137,7 @@ void TcpLayer::abort(TcpConn& c) noexcept {
   c.handler = nullptr;
   c.set(kCfAppClosed);
   if (c.state != TcpState::kSynSent && c.state != TcpState::kTimeWait)
-    send_raw(c.t, c.snd_nxt, c.rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
+    send_raw(c.t, c.snd_max, c.rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
   conn_free(&c);
   reap();
 }

@@ -154,7 +154,16 @@ bool TcpLayer::check_seq(TcpConn* c, const TcpSegment& s) noexcept {
   if (!ok && wnd == 0 && s.seq == c->rcv_nxt) ok = true;
   if (!ok) {
     ++ctr_.tcp_drop_out_of_window;
-    if (!(s.flags & kTcpRst)) send_ack(c);
+    if (s.flags & kTcpRst) return false;
+    // RFC 9293 3.10.7.4: "special allowance should be made to accept valid ACKs" when the
+    // segment's data cannot be taken (zero window, old or window-probe sequence numbers).
+    // Otherwise a peer whose every segment carries data we cannot accept could never tell us
+    // that it received ours. The ACK still passes RFC 5961's range check in ack_input().
+    if ((s.flags & (kTcpAck | kTcpSyn)) == kTcpAck && c->state != TcpState::kSynReceived) {
+      if (!ack_input(c, s)) return false;
+      output(c);
+    }
+    send_ack(c);
     return false;
   }
   return true;
@@ -229,6 +238,18 @@ bool TcpLayer::ack_input(TcpConn* c, const TcpSegment& s) noexcept {
              wnd == c->snd_wnd && c->snd_max != c->snd_una) {
     dupack_input(c, s);  // RFC 5681 2: the definition of a duplicate acknowledgement
   }
+  // RFC 6675 IsLost(): DupThresh segments SACKed above the first hole mean it was lost, even
+  // when fewer than three duplicate ACKs arrived (ACK loss, or a small window).
+  if (c->sack_count && !c->cc.in_recovery() && c->snd_una != c->snd_max &&
+      sacked_bytes(c) >= NewReno::kDupAckThreshold * c->mss &&
+      c->cc.on_loss(c->snd_una, c->snd_max, seq_diff(c->snd_max, c->snd_una))) {
+    ++ctr_.tcp_fast_retransmit;
+    c->high_rxt = c->snd_una;
+    c->clear(kCfRttActive);
+    retransmit_first(c);
+    sack_recovery(c);
+    arm_rtx(c, RtxKind::kRetransmit, c->rto.rto_ns());
+  }
   if (seq_lt(c->snd_wl1, s.seq) || (c->snd_wl1 == s.seq && seq_le(c->snd_wl2, s.ack))) {
     const bool opened = c->snd_wnd == 0 && wnd != 0;
     c->snd_wnd = wnd;
@@ -263,6 +284,8 @@ void TcpLayer::ack_advance(TcpConn* c, const TcpSegment& s, uint32_t acked) noex
   c->cc.on_ack(acked, c->snd_una, seq_diff(c->snd_max, c->snd_una));
   if (was_recovery && c->cc.in_recovery()) {  // RFC 6582 partial ACK: resend the next hole
     if (!(c->has(kCfSack) && sack_recovery(c))) retransmit_first(c);
+  } else if (was_recovery) {
+    c->sack_count = 0;  // recovery over: start the next episode from a clean scoreboard
   }
   if (c->snd_una == c->snd_max) {
     disarm_rtx(c);
@@ -287,10 +310,7 @@ void TcpLayer::dupack_input(TcpConn* c, const TcpSegment&) noexcept {
     arm_rtx(c, RtxKind::kRetransmit, c->rto.rto_ns());
     return;
   }
-  if (c->cc.in_recovery() && c->has(kCfSack)) {
-    const uint32_t pipe = flight > sacked_bytes(c) ? flight - sacked_bytes(c) : 0;
-    if (pipe < c->cc.cwnd()) sack_recovery(c);
-  }
+  if (c->cc.in_recovery() && c->has(kCfSack)) sack_recovery(c);
 }
 
 // Our FIN was acknowledged (RFC 9293 3.10.7.4 fifth, FIN-WAIT-1 / CLOSING / LAST-ACK).
@@ -327,7 +347,7 @@ void TcpLayer::data_input(TcpConn* c, const TcpSegment& s, const PacketView& pkt
   bool fin = fin_flag;
   if (n && c->has(kCfAppClosed)) {  // RFC 9293 3.10.4 / RFC 2525 2.17: nobody will read it
     ++ctr_.tcp_drop_after_close;
-    send_raw(c->t, c->snd_nxt, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
+    send_raw(c->t, c->snd_max, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
     ++ctr_.tcp_rst_out;
     conn_free(c);
     return;
@@ -419,7 +439,7 @@ void TcpLayer::established(TcpConn* c) noexcept {
   TcpListener* l = c->listener;
   if (!l || l->acceptq >= cfg_.accept_backlog) {
     ++ctr_.tcp_accept_queue_full;
-    send_raw(c->t, c->snd_nxt, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
+    send_raw(c->t, c->snd_max, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
     ++ctr_.tcp_rst_out;
     conn_free(c);
     return;

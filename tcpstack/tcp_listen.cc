@@ -34,7 +34,7 @@ Expected<TcpListener*> TcpLayer::listen(Ipv4Addr addr, uint16_t port, TcpListenH
 void TcpLayer::unlisten(TcpListener& l) noexcept {
   for (TcpConn& c : conns_) {
     if (c.listener == &l && !c.has(kCfDead) && (c.has(kCfInAcceptQ) || c.state == TcpState::kSynReceived)) {
-      send_raw(c.t, c.snd_nxt, c.rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
+      send_raw(c.t, c.snd_max, c.rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
       conn_free(&c);
     } else if (c.listener == &l) {
       c.listener = nullptr;

@@ -43,8 +43,10 @@ uint16_t TcpLayer::adv_window(TcpConn* c) noexcept {
 }
 
 // Writes the TCP header + options + payload and sends. Payload bytes come from the send buffer
-// at `seq` (len bytes). False when no frame could be built (no buffer or neighbour).
-bool TcpLayer::send_segment(TcpConn* c, SeqNum seq, uint32_t len, uint8_t flags) noexcept {
+// at `seq`. SACK blocks take option space, so `len` shrinks (and a FIN waits) when header and
+// payload would exceed the MTU; the caller reads back what was sent. False when no frame could
+// be built (no buffer or neighbour).
+bool TcpLayer::send_segment(TcpConn* c, SeqNum seq, uint32_t& len, uint8_t& flags) noexcept {
   uint8_t opt[40];
   uint32_t ol = 0;
   if (c->has(kCfTs)) ol += put_ts(opt, ts_now(), c->ts_recent);
@@ -61,6 +63,11 @@ bool TcpLayer::send_segment(TcpConn* c, SeqNum seq, uint32_t len, uint8_t flags)
     }
   }
   const uint32_t hl = kTcpMinHeaderLen + ol;
+  const uint32_t room = netif_.mtu() - kIpv4MinHeaderLen - hl;
+  if (len > room) {
+    len = room;
+    flags = static_cast<uint8_t>(flags & ~(kTcpFin | kTcpPsh));
+  }
   TxFrame f;
   uint8_t* t = stack_.ipv4_begin(c->t.remote, kIpProtoTcp, hl + len, f);
   if (!t) {
@@ -122,16 +129,17 @@ void TcpLayer::output(TcpConn* c) noexcept {
     if (fin) flags |= kTcpFin;
     const bool fresh = c->snd_nxt == c->snd_max;
     if (!send_segment(c, c->snd_nxt, len, flags)) break;
+    const bool fin_sent = (flags & kTcpFin) != 0;
     if (fresh && !c->has(kCfRttActive) && len) {
       c->set(kCfRttActive);
       c->rtt_seq = c->snd_nxt;
       c->rtt_start_ns = now_.ns;
     }
-    c->snd_nxt = c->snd_nxt + len + (fin ? 1 : 0);
+    c->snd_nxt = c->snd_nxt + len + (fin_sent ? 1 : 0);
     if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
-    if (fin) c->set(kCfFinSent);
+    if (fin_sent) c->set(kCfFinSent);
     if (c->rtx_kind != RtxKind::kRetransmit) arm_rtx(c, RtxKind::kRetransmit, c->rto.rto_ns());
-    if (fin) break;
+    if (fin_sent) break;
   }
   // Data waits behind a zero window and nothing is outstanding: probe (RFC 9293 3.8.6.1).
   const uint32_t off = seq_diff(c->snd_nxt, c->snd_una);
@@ -139,9 +147,22 @@ void TcpLayer::output(TcpConn* c) noexcept {
     arm_rtx(c, RtxKind::kPersist, c->rto.rto_ns());
 }
 
+// A pure ACK carries the highest sequence number sent (RFC 9293's SND.NXT): after an RTO our
+// snd_nxt walks back through old data (go-back-N), and an ACK numbered there would fall left
+// of the peer's window and be discarded.
 void TcpLayer::send_ack(TcpConn* c) noexcept {
   if (c->state == TcpState::kSynSent || c->state == TcpState::kClosed) return;
-  send_segment(c, c->snd_nxt, 0, kTcpAck);
+  uint32_t len = 0;
+  uint8_t flags = kTcpAck;
+  send_segment(c, c->snd_max, len, flags);
+}
+
+// A window or keepalive probe: an old sequence number makes the peer answer with an ACK that
+// carries its current window (RFC 9293 3.8.6.1, RFC 1122 4.2.3.6).
+void TcpLayer::send_probe(TcpConn* c) noexcept {
+  uint32_t len = 0;
+  uint8_t flags = kTcpAck;
+  send_segment(c, c->snd_una - 1, len, flags);
 }
 
 // SYN (active open) or SYN-ACK (passive, or simultaneous open) with our options: MSS always;
@@ -216,13 +237,13 @@ void TcpLayer::retransmit_first(TcpConn* c) noexcept {
     send_syn(c);
     return;
   }
-  const uint32_t len = std::min<uint32_t>(c->snd_queued, c->mss);
+  uint32_t len = std::min<uint32_t>(c->snd_queued, c->mss);
   const bool fin = c->has(kCfFinSent) && len == c->snd_queued;
   uint8_t flags = kTcpAck;
   if (fin) flags |= kTcpFin;
   if (len == 0 && !fin) return;
-  send_segment(c, c->snd_una, len, flags);
-  ++ctr_.tcp_retransmit;
+  if (!send_segment(c, c->snd_una, len, flags)) return;
+  if (len == 0) ++ctr_.tcp_retransmit;  // a lone FIN (send_segment counts data)
   if (seq_lt(c->high_rxt, c->snd_una + len)) c->high_rxt = c->snd_una + len;
 }
 
@@ -270,24 +291,36 @@ uint32_t TcpLayer::sacked_bytes(const TcpConn* c) const noexcept {
   return n;
 }
 
-// Retransmits the next hole below the highest SACKed byte (see the file comment).
+// Retransmits holes below the highest SACKed byte, lowest first, each once per recovery, while
+// the pipe estimate (outstanding minus SACKed bytes) leaves room in cwnd; at most
+// kTcpMaxRecoveryBurst segments per ACK (see the file comment). True when one was sent.
 bool TcpLayer::sack_recovery(TcpConn* c) noexcept {
-  if (c->sack_count == 0) return false;
-  SeqNum start = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
-  for (uint8_t j = 0; j < c->sack_count; ++j) {
-    const SackBlock& r = c->sacked[j];
-    if (seq_lt(start, r.left)) {
-      uint32_t len = std::min<uint32_t>(seq_diff(r.left, start), c->mss);
-      len = std::min(len, c->snd_queued - seq_diff(start, c->snd_una));
-      if (len == 0) return false;
-      send_segment(c, start, len, kTcpAck);
-      ++ctr_.tcp_sack_retransmit;
-      c->high_rxt = start + len;
-      return true;
+  bool sent = false;
+  for (uint32_t n = 0; n < kTcpMaxRecoveryBurst && c->sack_count; ++n) {
+    const uint32_t flight = seq_diff(c->snd_max, c->snd_una), sacked = sacked_bytes(c);
+    const uint32_t rexmit = seq_diff(c->high_rxt, c->snd_una);  // resent this episode, in flight again
+    const uint32_t pipe = (flight > sacked ? flight - sacked : 0) + std::min(rexmit, flight / 2);
+    if (sent && pipe >= c->cc.cwnd()) break;
+    SeqNum start = seq_gt(c->high_rxt, c->snd_una) ? c->high_rxt : c->snd_una;
+    uint32_t len = 0;
+    for (uint8_t j = 0; j < c->sack_count && !len; ++j) {
+      const SackBlock& r = c->sacked[j];
+      if (seq_lt(start, r.left)) {
+        len = std::min<uint32_t>(seq_diff(r.left, start), c->mss);
+        len = std::min(len, c->snd_queued - std::min(c->snd_queued, seq_diff(start, c->snd_una)));
+        if (len == 0) return sent;
+      } else if (seq_lt(start, r.right)) {
+        start = r.right;
+      }
     }
-    if (seq_lt(start, r.right)) start = r.right;
+    if (len == 0) return sent;
+    uint8_t flags = kTcpAck;
+    if (!send_segment(c, start, len, flags)) return sent;
+    ++ctr_.tcp_sack_retransmit;
+    c->high_rxt = start + len;
+    sent = true;
   }
-  return false;
+  return sent;
 }
 
 // Copies send-buffer bytes [seq, seq+len) into dst. Blocks before the tail are always full.

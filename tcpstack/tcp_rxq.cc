@@ -5,8 +5,9 @@
 // data we hold (in order or out of order) contributes only the sequence ranges nobody has filled
 // yet; conflicting bytes in the overlap are ignored, so the application receives each sequence
 // number exactly once, from its first arrival. Out-of-order data is bounded per connection by
-// kTcpMaxOooSegs segments and TcpConfig::ooo_budget bytes; beyond that it is dropped (counted)
-// and the peer retransmits it.
+// TcpConfig::ooo_budget, where each segment costs at least kTcpOooSegCharge (so tiny segments
+// cannot pin a block each for a byte each); beyond that it is dropped (counted) and the peer
+// retransmits it.
 #include <cstring>
 
 #include "tcpstack/stack.h"
@@ -105,7 +106,8 @@ void TcpLayer::ooo_insert(TcpConn* c, SeqNum seq, const uint8_t* data, uint32_t 
     uint32_t piece = seq_diff(gap_end, cur);
     const bool copy = !pkt.handle || piece < kTcpCopyBelow;
     if (copy) piece = std::min(piece, kTcpBlockSize);
-    if (c->ooo_segs >= kTcpMaxOooSegs || c->rx_segs >= kTcpMaxRxSegs || c->ooo_bytes + piece > cfg_.ooo_budget) {
+    if (c->rx_segs >= kTcpMaxRxSegs || c->ooo_bytes + piece > cfg_.ooo_budget ||
+        (c->ooo_segs + 1u) * kTcpOooSegCharge > cfg_.ooo_budget) {
       ++ctr_.tcp_drop_ooo_budget;
       return;
     }

@@ -155,6 +155,12 @@ void TcpLayer::conn_free(TcpConn* c) noexcept {
 }
 
 // Only with no handler running and no event pending, so nothing refers to a reaped connection.
+void TcpLayer::count_states(uint32_t (&out)[11]) const noexcept {
+  for (uint32_t& n : out) n = 0;
+  for (const TcpConn* c : table_)
+    if (c) ++out[static_cast<uint8_t>(c->state)];
+}
+
 void TcpLayer::reap() noexcept {
   if (dispatch_depth_ != 0 || pending_) return;
   while (dead_) {

@@ -54,7 +54,7 @@ void TcpLayer::on_rtx_timer(TcpConn* c) noexcept {
     case RtxKind::kPersist: {
       // Zero-window probe: an old sequence number makes the peer answer with its window.
       ++ctr_.tcp_zero_window_probe;
-      send_segment(c, c->snd_una - 1, 0, kTcpAck);
+      send_probe(c);
       if (c->retries < 16) ++c->retries;
       const uint64_t next = std::min<uint64_t>(c->rto.rto_ns() << std::min<uint32_t>(c->retries, 6), kPersistMaxNs);
       arm_rtx(c, RtxKind::kPersist, next);
@@ -72,7 +72,7 @@ void TcpLayer::on_rtx_timer(TcpConn* c) noexcept {
       }
       ++c->retries;
       ++ctr_.tcp_keepalive_probe;
-      send_segment(c, c->snd_una - 1, 0, kTcpAck);
+      send_probe(c);
       arm_rtx(c, RtxKind::kKeepalive, cfg_.keepalive_intvl_ns);
       return;
     }
@@ -87,7 +87,7 @@ void TcpLayer::on_rtx_timer(TcpConn* c) noexcept {
       conn_free(c);  // a half-open connection nobody above knew about
       ++ctr_.tcp_timeout;
     } else {
-      if (!syn) send_raw(c->t, c->snd_nxt, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
+      if (!syn) send_raw(c->t, c->snd_max, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
       conn_error(c, TcpError::kTimeout);
     }
     return;

@@ -77,6 +77,7 @@ class Sim {
   }
   const SimStats& stats(int dir) const { return stats_[dir]; }
   uint32_t buffers_in_use() const { return static_cast<uint32_t>(bufs_.size() - free_.size()); }
+  uint64_t oversize_frames = 0;  // frames larger than the MTU that a stack tried to send
 
   // for SimNetif
   bool alloc(uint32_t& idx);
