@@ -192,6 +192,7 @@ void TcpLayer::send_syn(TcpConn* c) noexcept {
   }
   const uint16_t wnd = static_cast<uint16_t>(std::min<uint32_t>(cfg_.rcv_buf, 65535));
   send_raw(c->t, c->iss, c->rcv_nxt, synack ? kTcpSyn | kTcpAck : kTcpSyn, wnd, opt, ol);
+  if (synack) c->rcv_adv = c->rcv_nxt + wnd;  // the right edge we just offered
   if (c->retries == 0) c->rtt_start_ns = now_.ns;
   c->snd_nxt = c->iss + 1;
   if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
