@@ -176,6 +176,8 @@ struct TcpConn {
   uint32_t snd_head = kTcpNoBlock, snd_tail = kTcpNoBlock;  // block chain
   uint32_t snd_head_off = 0;  // offset of snd_una in the head block
   uint32_t snd_tail_len = 0;  // bytes used in the tail block
+  uint32_t snd_cur = kTcpNoBlock;  // copy_out's cursor: a block of the chain and
+  SeqNum snd_cur_seq;              // the sequence number of its first byte
   SackBlock sacked[kTcpMaxScoreboard];
 
   // Receive side.

@@ -324,14 +324,23 @@ bool TcpLayer::sack_recovery(TcpConn* c) noexcept {
   return sent;
 }
 
-// Copies send-buffer bytes [seq, seq+len) into dst. Blocks before the tail are always full.
+// Copies send-buffer bytes [seq, seq+len) into dst. Blocks before the tail are always full, so
+// a byte's block follows from its offset; the walk starts at a cursor left by the previous call
+// (output moves forward through the buffer), or at the head when the cursor is behind it.
 void TcpLayer::copy_out(TcpConn* c, SeqNum seq, uint8_t* dst, uint32_t len) noexcept {
-  uint32_t off = seq_diff(seq, c->snd_una) + c->snd_head_off;
+  const SeqNum head_start = c->snd_una - c->snd_head_off;
   uint32_t b = c->snd_head;
+  uint32_t off = seq_diff(seq, head_start);
+  if (c->snd_cur != kTcpNoBlock && seq_ge(c->snd_cur_seq, head_start) && seq_ge(seq, c->snd_cur_seq)) {
+    b = c->snd_cur;
+    off = seq_diff(seq, c->snd_cur_seq);
+  }
   while (off >= kTcpBlockSize) {
     b = blocks_.next(b);
     off -= kTcpBlockSize;
   }
+  c->snd_cur = b;
+  c->snd_cur_seq = seq - off;
   while (len) {
     const uint32_t k = std::min(len, kTcpBlockSize - off);
     std::memcpy(dst, blocks_.data(b) + off, k);

@@ -21,7 +21,7 @@ bool SimNetif::tx_alloc(uint32_t len, net::TxFrame& out) {
 
 void SimNetif::tx_submit(net::TxFrame& frame) {
   const auto idx = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(frame.handle) - 1);
-  sim_.transmit(side_, idx, frame.len);
+  sim_.transmit(side_, idx, frame.len, frame.offload);
 }
 
 void SimNetif::rx_hold(void* handle) { sim_.ref(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(handle) - 1)); }
@@ -51,6 +51,10 @@ Sim::~Sim() {
   stack_[1].reset();
 }
 
+void Sim::set_offload(bool on) {
+  for (auto& n : netif_) n->caps_ = on ? (net::kTxIpv4Csum | net::kTxTcpCsum) : 0;
+}
+
 void Sim::prime_arp() {
   stack_[0]->arp_cache().update(kIpB, netif_[1]->mac(), Tick{now_});
   stack_[1]->arp_cache().update(kIpA, netif_[0]->mac(), Tick{now_});
@@ -73,11 +77,14 @@ void Sim::unref(uint32_t idx) {
   if (--refs_[idx] == 0) free_.push_back(idx);
 }
 
-void Sim::enqueue(int to, uint32_t idx, uint32_t len, uint64_t due) {
-  q_.push(InFlight{due, order_++, idx, len, to});
+void Sim::enqueue(int to, uint32_t idx, uint32_t len, uint64_t due, uint32_t rx_flags) {
+  q_.push(InFlight{due, order_++, idx, len, to, rx_flags});
 }
 
-void Sim::transmit(int from, uint32_t idx, uint32_t len) {
+void Sim::transmit(int from, uint32_t idx, uint32_t len, uint32_t offload) {
+  uint32_t good = 0;
+  if (offload & net::kTxIpv4Csum) good |= net::kRxIpCsumGood;
+  if (offload & net::kTxTcpCsum) good |= net::kRxL4CsumGood;
   const int to = 1 - from;
   const LinkModel& m = link_[from];
   SimStats& st = stats_[from];
@@ -97,7 +104,7 @@ void Sim::transmit(int from, uint32_t idx, uint32_t len) {
   const uint64_t due = start + m.delay_ns;
   switch (net::impair_decide(m.impair, rng_[from])) {
     case net::ImpairAction::kPass:
-      enqueue(to, idx, len, due);
+      enqueue(to, idx, len, due, good);
       return;
     case net::ImpairAction::kDrop:
       ++st.dropped;
@@ -108,20 +115,24 @@ void Sim::transmit(int from, uint32_t idx, uint32_t len) {
       uint32_t copy;
       if (alloc(copy)) {
         std::memcpy(data(copy), data(idx), len);
-        enqueue(to, copy, len, due + 1);
+        enqueue(to, copy, len, due + 1, good);
       }
-      enqueue(to, idx, len, due);
+      enqueue(to, idx, len, due, good);
       return;
     }
     case net::ImpairAction::kReorder:
       ++st.reordered;
-      enqueue(to, idx, len, due + (m.reorder_ns ? m.reorder_ns : 1'000'000) + rng_[from].below(1000));
+      enqueue(to, idx, len, due + (m.reorder_ns ? m.reorder_ns : 1'000'000) + rng_[from].below(1000), good);
       return;
     case net::ImpairAction::kCorrupt: {
       ++st.corrupted;
       const uint32_t bit = static_cast<uint32_t>(rng_[from].below(static_cast<uint64_t>(len) * 8));
       data(idx)[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-      enqueue(to, idx, len, due);
+      // With offload the receiving NIC would find the damage: flag it as such.
+      uint32_t flags = 0;
+      if (good & net::kRxIpCsumGood) flags |= bit / 8 < 34 ? net::kRxIpCsumBad : net::kRxIpCsumGood;
+      if (good & net::kRxL4CsumGood) flags |= bit / 8 >= 34 ? net::kRxL4CsumBad : net::kRxL4CsumGood;
+      enqueue(to, idx, len, due, flags);
       return;
     }
   }
@@ -131,7 +142,7 @@ void Sim::step(uint64_t end) {
   while (!q_.empty() && q_.top().due <= now_) {
     const InFlight f = q_.top();
     q_.pop();
-    net::PacketView v{data(f.idx), f.len, 0, reinterpret_cast<void*>(static_cast<uintptr_t>(f.idx) + 1)};
+    net::PacketView v{data(f.idx), f.len, f.rx_flags, reinterpret_cast<void*>(static_cast<uintptr_t>(f.idx) + 1)};
     stack_[f.to]->input(v, Tick{now_});
     unref(f.idx);
   }

@@ -65,6 +65,9 @@ class Sim {
   Tick now() const { return Tick{now_}; }
   // Teaches each side the other's MAC (skips the ARP exchange, as benchmarks want).
   void prime_arp();
+  // Both ports offer checksum offload: senders leave checksums to the "NIC", receivers are told
+  // the NIC verified them (a corrupted frame is flagged bad, as a NIC would find it).
+  void set_offload(bool on);
   // Runs the link and the timers until pred() holds or `limit_ns` of virtual time passed.
   template <typename Pred>
   bool run_until(Pred&& pred, uint64_t limit_ns) {
@@ -84,17 +87,18 @@ class Sim {
   uint8_t* data(uint32_t idx) { return bufs_[idx].data(); }
   void ref(uint32_t idx) { ++refs_[idx]; }
   void unref(uint32_t idx);
-  void transmit(int from, uint32_t idx, uint32_t len);
+  void transmit(int from, uint32_t idx, uint32_t len, uint32_t offload);
 
  private:
   struct InFlight {
     uint64_t due, order;
     uint32_t idx, len;
     int to;
+    uint32_t rx_flags;
     bool operator>(const InFlight& o) const { return due != o.due ? due > o.due : order > o.order; }
   };
   void step(uint64_t end);
-  void enqueue(int to, uint32_t idx, uint32_t len, uint64_t due);
+  void enqueue(int to, uint32_t idx, uint32_t len, uint64_t due, uint32_t rx_flags);
 
   uint64_t now_;
   uint64_t order_ = 0;
