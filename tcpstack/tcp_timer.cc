@@ -62,7 +62,8 @@ void TcpLayer::on_rtx_timer(TcpConn* c) noexcept {
     }
     case RtxKind::kKeepalive: {
       const uint64_t idle = now_.ns - c->last_rx_ns;
-      if (idle < cfg_.keepalive_idle_ns && c->retries == 0) {
+      if (idle < cfg_.keepalive_idle_ns) {  // heard from recently (perhaps a probe's answer)
+        c->retries = 0;
         arm_rtx(c, RtxKind::kKeepalive, cfg_.keepalive_idle_ns - idle);
         return;
       }
