@@ -226,7 +226,7 @@ std::optional<Error> read_dataplane(const std::string& src, const TomlTable& t, 
 std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSection& c) {
   Reader r(src, t);
   if (auto err = r.unknown_keys({"max_conns", "buffer_blocks", "rx_segs", "rcv_buf", "snd_buf", "syn_backlog",
-                                 "accept_backlog", "msl_s", "services", "source_to", "source_bytes", "source_after_ms"}))
+                                 "accept_backlog", "msl_s", "keepalive_idle_s", "services", "source_to", "source_bytes", "source_after_ms"}))
     return err;
   std::optional<Error> err;
   std::vector<std::string> services;
@@ -239,6 +239,7 @@ std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSec
   r.uint("syn_backlog", c.syn_backlog, 1, 65535, err);
   r.uint("accept_backlog", c.accept_backlog, 1, 65535, err);
   r.uint("msl_s", c.msl_s, 1, 120, err);
+  r.uint("keepalive_idle_s", c.keepalive_idle_s, 0, 86400, err);
   r.str_list("services", services, err);
   r.str("source_to", source, err);
   r.uint("source_bytes", c.source_bytes, 1, 1ull << 40, err);

@@ -74,6 +74,7 @@ struct TcpSection {
   uint32_t syn_backlog = 1024;
   uint32_t accept_backlog = 1024;
   uint32_t msl_s = 30;
+  uint32_t keepalive_idle_s = 0;    // 0: off; else idle time before keepalive probes
   uint32_t services = 0;            // tcpstack/tcp_services.h mask: discard, echo, chargen
   std::optional<Ipv4Addr> source_ip;  // test source: connect here and send source_bytes
   uint16_t source_port = 0;

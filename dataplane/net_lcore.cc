@@ -34,6 +34,7 @@ NetLcore::NetLcore(uint32_t lcore, uint16_t queue, const cfg::Config& c, const s
     sc.tcp.syn_backlog = static_cast<uint16_t>(tc_.syn_backlog);
     sc.tcp.accept_backlog = static_cast<uint16_t>(tc_.accept_backlog);
     sc.tcp.msl_ns = uint64_t{tc_.msl_s} * kNsPerSec;
+    sc.tcp.keepalive_idle_ns = uint64_t{tc_.keepalive_idle_s} * kNsPerSec;
     sc.tcp.key0 = key[0] ^ p.id;
     sc.tcp.key1 = key[1];
     auto q = std::make_unique<PortQueue>(p, queue, pool, sc);

@@ -103,7 +103,34 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"name = \"lab0\"", "name = \"lab0\"\nmtu = 100", "c.toml:7: [port] key 'mtu': 100 is out of range 576..9000"},
         Case{"main_lcore = 0", "main_lcore = 0\nlog_level = \"loud\"", "c.toml:4: [eal] key 'log_level'"},
         Case{"main_lcore = 0", "main_lcore = 0\nfile_prefix = \"../x\"", "c.toml:4: [eal] key 'file_prefix'"},
-        Case{"main_lcore = 0", "main_lcore = -1", "c.toml:3: [eal] key 'main_lcore': -1 is out of range"}));
+        Case{"main_lcore = 0", "main_lcore = -1", "c.toml:3: [eal] key 'main_lcore': -1 is out of range"},
+        Case{"net_lcores = [1]\n", "net_lcores = [1]\n[tcp]\nservices = [\"echo\", \"telnet\"]\n",
+             "c.toml:14: [tcp] key 'services': 'telnet' is not one of discard, echo, chargen"},
+        Case{"net_lcores = [1]\n", "net_lcores = [1]\n[tcp]\nsource_to = \"198.18.0.1\"\nsource_bytes = 5\n",
+             "c.toml:14: [tcp] key 'source_to': '198.18.0.1' is not IPv4:port"},
+        Case{"net_lcores = [1]\n", "net_lcores = [1]\n[tcp]\nsource_to = \"198.18.0.1:99999\"\nsource_bytes = 5\n",
+             "[tcp] key 'source_to'"},
+        Case{"net_lcores = [1]\n", "net_lcores = [1]\n[tcp]\nsource_bytes = 5\n", "[tcp] missing key 'source_to'"},
+        Case{"net_lcores = [1]\n", "net_lcores = [1]\n[tcp]\nmax_conns = 1\n", "[tcp] key 'max_conns': 1 is out of range"},
+        Case{"net_lcores = [1]\n", "net_lcores = [1]\n[tcp]\nwindow = 1\n", "[tcp] unknown key 'window'"},
+        Case{"name = \"lab0\"", "name = \"lab0\"\nimpair_drop_ppm = 600000", "[port] key 'impair_drop_ppm': 600000 is out of range"}));
+
+TEST(Config, TcpSectionAndImpairmentKeys) {
+  std::string text = replace(kGood, "name = \"lab0\"", "name = \"lab0\"\nimpair_drop_ppm = 10000\nimpair_seed = 9");
+  text += "[tcp]\nmax_conns = 100\nservices = [\"discard\", \"chargen\"]\nsource_to = \"198.18.0.1:5001\"\n"
+          "source_bytes = 1000\nkeepalive_idle_s = 60\n";
+  auto c = parse_config(text, "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->tcp.max_conns, 100u);
+  EXPECT_EQ(c->tcp.services, 1u | 4u);
+  ASSERT_TRUE(c->tcp.source_ip);
+  EXPECT_EQ(c->tcp.source_ip->to_string(), "198.18.0.1");
+  EXPECT_EQ(c->tcp.source_port, 5001);
+  EXPECT_EQ(c->tcp.source_bytes, 1000u);
+  EXPECT_EQ(c->tcp.keepalive_idle_s, 60u);
+  EXPECT_EQ(c->ports[0].impair_drop_ppm, 10000u);
+  EXPECT_EQ(c->ports[0].impair_seed, 9u);
+}
 
 TEST(Config, NoPortIsAnError) {
   auto c = parse_config("[eal]\nlcores = [0, 1]\n[dataplane]\nnet_lcores = [1]\n", "np.toml");
