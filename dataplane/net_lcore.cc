@@ -31,6 +31,9 @@ NetLcore::NetLcore(uint32_t lcore, uint16_t queue, const cfg::Config& c, const s
     sc.tcp.rcv_buf = tc_.rcv_buf;
     sc.tcp.snd_buf = tc_.snd_buf;
     sc.tcp.ooo_budget = tc_.rcv_buf;
+    // TCP may hold at most half the mbuf pool (shared by every queue of every lcore) in place.
+    sc.tcp.max_held_packets =
+        dc_.mbufs / 2 / static_cast<uint32_t>(ports.size() * std::max<size_t>(1, dc_.net_lcores.size()));
     sc.tcp.syn_backlog = static_cast<uint16_t>(tc_.syn_backlog);
     sc.tcp.accept_backlog = static_cast<uint16_t>(tc_.accept_backlog);
     sc.tcp.msl_ns = uint64_t{tc_.msl_s} * kNsPerSec;

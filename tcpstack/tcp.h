@@ -58,6 +58,7 @@ struct TcpConfig {
   uint32_t rcv_buf = 256 * 1024;    // receive window per connection
   uint32_t snd_buf = 256 * 1024;    // send buffer per connection
   uint32_t ooo_budget = 256 * 1024; // out-of-order bytes held per connection (see tcp_rxq.cc)
+  uint32_t max_held_packets = 4096; // packet buffers held at once (zero copy); then payload is copied
   uint16_t syn_backlog = 1024;      // half-open connections per listener before SYN cookies
   uint16_t accept_backlog = 1024;   // established connections waiting for accept()
   uint64_t msl_ns = 30 * kNsPerSec; // TIME-WAIT lasts 2 MSL
@@ -258,6 +259,7 @@ class TcpLayer {
   TcpCounters& counters() noexcept { return ctr_; }
   uint32_t conn_count() const noexcept { return conns_in_use_; }
   uint32_t blocks_available() const noexcept { return blocks_.available(); }
+  uint32_t packets_held() const noexcept { return held_; }
   uint32_t rxsegs_available() const noexcept { return segs_.available(); }
   const TcpConfig& config() const noexcept { return cfg_; }
   Tick now() const noexcept { return now_; }
@@ -360,6 +362,7 @@ class TcpLayer {
   void* port_ctx_ = nullptr;
   uint8_t rcv_wscale_ = 0;
   uint32_t dispatch_depth_ = 0;
+  uint32_t held_ = 0;  // packet buffers held through Netif::rx_hold
   TcpConn* pending_ = nullptr;
   bool notify_listeners_ = false;
 };

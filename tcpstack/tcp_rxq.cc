@@ -25,8 +25,11 @@ uint32_t TcpLayer::rcv_window(const TcpConn* c) const noexcept {
 RxSeg* TcpLayer::make_seg(const PacketView& pkt, const uint8_t* data, uint32_t len) noexcept {
   RxSeg* seg = segs_.alloc();
   if (!seg) return nullptr;
-  if (pkt.handle && len >= kTcpCopyBelow) {
+  // Packet buffers are the port's receive pool: never hold more than the configured share, so
+  // connections whose readers stall cannot starve the port (beyond it, payload is copied).
+  if (pkt.handle && len >= kTcpCopyBelow && held_ < cfg_.max_held_packets) {
     netif_.rx_hold(pkt.handle);
+    ++held_;
     seg->buf = RxBuf{data, len, kTcpNoBlock, pkt.handle};
     return seg;
   }
@@ -57,7 +60,7 @@ uint32_t TcpLayer::deliver(TcpConn* c, const uint8_t* p, uint32_t n, const Packe
   }
   while (done < n) {
     if (c->rx_segs >= kTcpMaxRxSegs) break;
-    const bool copy = !pkt.handle || n - done < kTcpCopyBelow;
+    const bool copy = !pkt.handle || n - done < kTcpCopyBelow || held_ >= cfg_.max_held_packets;
     const uint32_t piece = copy ? std::min(n - done, kTcpBlockSize) : n - done;
     RxSeg* seg = make_seg(pkt, p + done, piece);
     if (!seg) break;
@@ -104,7 +107,7 @@ void TcpLayer::ooo_insert(TcpConn* c, SeqNum seq, const uint8_t* data, uint32_t 
       gap_end = node->seq;
     }
     uint32_t piece = seq_diff(gap_end, cur);
-    const bool copy = !pkt.handle || piece < kTcpCopyBelow;
+    const bool copy = !pkt.handle || piece < kTcpCopyBelow || held_ >= cfg_.max_held_packets;
     if (copy) piece = std::min(piece, kTcpBlockSize);
     if (c->rx_segs >= kTcpMaxRxSegs || c->ooo_bytes + piece > cfg_.ooo_budget ||
         (c->ooo_segs + 1u) * kTcpOooSegCharge > cfg_.ooo_budget) {
@@ -227,7 +230,10 @@ bool TcpLayer::take(TcpConn& c, RxBuf& out) noexcept {
 }
 
 void TcpLayer::release(RxBuf& b) noexcept {
-  if (b.handle) netif_.rx_release(b.handle);
+  if (b.handle) {
+    netif_.rx_release(b.handle);
+    --held_;
+  }
   if (b.block != kTcpNoBlock) blocks_.free(b.block);
   b = RxBuf{};
 }

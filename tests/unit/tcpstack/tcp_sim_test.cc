@@ -169,6 +169,7 @@ TEST(TcpSim, SequenceWrapAroundWithMoreThan4GiB) {
 TEST(TcpSim, ZeroWindowAndPersistWithSlowReader) {
   TcpConfig tc = sim_tcp_config();
   tc.rcv_buf = 8 * 1024;
+  tc.max_held_packets = 3;  // the rest of what waits must be copied, not pinned in the port's pool
   Sim sim(3, LinkModel{}, LinkModel{}, tc);
   struct SlowReader final : net::TcpListenHandler, net::TcpHandler {
     net::TcpLayer* tcp = nullptr;
@@ -187,6 +188,8 @@ TEST(TcpSim, ZeroWindowAndPersistWithSlowReader) {
   ASSERT_TRUE(sim.run_until([&] { return reader.c && sim.b().tcp().readable(*reader.c) >= 8 * 1024; }, 30 * kNsPerSec));
   sim.run_until([] { return false; }, 20 * kNsPerSec);
   EXPECT_GT(sim.a().tcp().counters().tcp_zero_window_probe, 0u);
+  EXPECT_EQ(sim.b().tcp().packets_held(), 3u);
+  EXPECT_GT(sim.b().tcp().counters().tcp_rx_copied_segments, 0u);
   // Now read slowly, 1 KiB per simulated 10 ms, and everything arrives in order.
   StreamGen gen(1);
   bool ok = true;
