@@ -1,0 +1,139 @@
+// scan/hs_rules_match.cc — RuleMatcher: one message's fields and body streams against a loaded
+// HsRules (scan/hs_rules.h).
+//
+// SECURITY: message bytes are untrusted and only reach Hyperscan. No heap allocation after
+// create(): streams are opened there and reset (hs_reset_stream) between messages; the hit
+// list is reserved for every rule id. Scan errors are counted, never thrown.
+// STANDARDS: none.
+#include "scan/hs_rules.h"
+
+#include <array>
+
+namespace mx::scan {
+
+Expected<RuleMatcher> RuleMatcher::create(const HsRules& rules, const HsScratch& scratch) {
+  RuleMatcher m(rules, scratch.get());
+  const size_t n = rules.rules().rules.size();
+  m.hit_.assign(n, 0);
+  m.result_.hits.reserve(n);
+  auto open = [&](RuleTarget t, HsStreamPtr& out) -> Expected<bool> {
+    int32_t db = rules.target_db_[static_cast<size_t>(t)];
+    if (db < 0) return true;
+    hs_stream_t* s = nullptr;
+    if (hs_open_stream(rules.dbs_[static_cast<size_t>(db)].db.get(), 0, &s) != HS_SUCCESS)
+      return make_error("hs_open_stream failed");
+    out.reset(s);
+    return true;
+  };
+  if (auto r = open(RuleTarget::kBody, m.body_); !r) return r.error();
+  if (auto r = open(RuleTarget::kRawBody, m.rawbody_); !r) return r.error();
+  if ((m.body_ || m.rawbody_ || rules.database_count() > 0) && !m.scratch_)
+    return make_error("rule matcher needs a scratch from these rules");
+  return m;
+}
+
+int RuleMatcher::on_match(unsigned int id, unsigned long long, unsigned long long, unsigned int,
+                          void* ctx) {
+  auto* self = static_cast<RuleMatcher*>(ctx);
+  if (id < self->hit_.size()) self->hit_[id] = 1;
+  return 0;
+}
+
+void RuleMatcher::begin() {
+  std::fill(hit_.begin(), hit_.end(), uint8_t{0});
+  result_.hits.clear();
+  result_.score = 0;
+  result_.action = RuleAction::kNone;
+  result_.scan_errors = 0;
+  for (HsStreamPtr* s : {&body_, &rawbody_})
+    if (*s && hs_reset_stream(s->get(), 0, nullptr, nullptr, nullptr) != HS_SUCCESS)
+      ++result_.scan_errors;
+}
+
+void RuleMatcher::block(int32_t db, ByteSpan value) {
+  if (db < 0) return;
+  hs_error_t rc = hs_scan(rules_->dbs_[static_cast<size_t>(db)].db.get(),
+                          reinterpret_cast<const char*>(value.data()),
+                          static_cast<unsigned int>(value.size()), 0, scratch_, on_match, this);
+  if (rc != HS_SUCCESS) ++result_.scan_errors;
+}
+
+void RuleMatcher::header(std::string_view name, ByteSpan value) {
+  std::array<char, kMaxRuleHeaderNameLength> low{};
+  if (name.size() > low.size()) return;  // no rule can name a longer field
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    low[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  auto it = rules_->header_db_.find(std::string_view(low.data(), name.size()));
+  if (it != rules_->header_db_.end()) block(static_cast<int32_t>(it->second), value);
+}
+
+void RuleMatcher::field(RuleTarget target, ByteSpan value) {
+  if (rule_target_streamed(target)) return;  // body()/rawbody()
+  block(rules_->target_db_[static_cast<size_t>(target)], value);
+}
+
+void RuleMatcher::attachment_size(uint64_t size) {
+  const auto& rules = rules_->rules().rules;
+  for (uint32_t i = 0; i < rules.size(); ++i) {
+    const Rule& r = rules[i];
+    if (r.op != RuleOp::kNumeric) continue;
+    bool hit = false;
+    switch (r.cmp) {
+      case RuleCmp::kGt: hit = size > r.number; break;
+      case RuleCmp::kLt: hit = size < r.number; break;
+      case RuleCmp::kGe: hit = size >= r.number; break;
+      case RuleCmp::kLe: hit = size <= r.number; break;
+      case RuleCmp::kEq: hit = size == r.number; break;
+    }
+    if (hit) hit_[i] = 1;
+  }
+}
+
+void RuleMatcher::stream(HsStreamPtr& s, ByteSpan chunk) {
+  if (!s) return;
+  if (hs_scan_stream(s.get(), reinterpret_cast<const char*>(chunk.data()),
+                     static_cast<unsigned int>(chunk.size()), 0, scratch_, on_match,
+                     this) != HS_SUCCESS)
+    ++result_.scan_errors;
+}
+
+bool RuleMatcher::eval(const Rule& r, uint32_t node) const {
+  const MetaNode& n = r.meta[node];
+  switch (n.kind) {
+    case MetaNode::Kind::kRule: return hit_[n.rule] != 0;
+    case MetaNode::Kind::kNot: return !eval(r, n.lhs);
+    case MetaNode::Kind::kAnd: return eval(r, n.lhs) && eval(r, n.rhs);
+    case MetaNode::Kind::kOr: return eval(r, n.lhs) || eval(r, n.rhs);
+  }
+  return false;
+}
+
+const RuleMatch& RuleMatcher::finish() {
+  // End of the body streams: matches anchored at the end ($) are reported here.
+  for (HsStreamPtr* s : {&body_, &rawbody_})
+    if (*s && hs_reset_stream(s->get(), 0, scratch_, on_match, this) != HS_SUCCESS)
+      ++result_.scan_errors;
+  const RuleSet& set = rules_->rules();
+  for (uint32_t id : set.meta_order) {
+    const Rule& r = set.rules[id];
+    hit_[id] = eval(r, r.meta_root) ? 1 : 0;
+  }
+  for (uint32_t i = 0; i < hit_.size(); ++i) {
+    if (!hit_[i]) continue;
+    const Rule& r = set.rules[i];
+    result_.hits.push_back(i);
+    result_.score += r.score;
+    result_.action = std::max(result_.action, r.action);
+  }
+  return result_;
+}
+
+std::vector<std::string_view> RuleMatcher::hit_names() const {
+  std::vector<std::string_view> out;
+  for (uint32_t id : result_.hits) out.push_back(rules_->rules().rules[id].name);
+  return out;
+}
+
+}  // namespace mx::scan

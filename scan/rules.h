@@ -1,0 +1,103 @@
+// scan/rules.h — the tenants' rule language (docs/rules.md): text in, a RuleSet out.
+//
+// One rule per line:
+//   rule NAME TARGET OPERATOR ARG [score N] [action reject|quarantine|tag|none]
+//   meta NAME EXPR               [score N] [action ...]
+// Operators: regex /.../[ism] (Hyperscan syntax), contains "literal", icontains "literal",
+// and > < >= <= == N for attachment_size. Meta expressions combine other rules with
+// && || ! and parentheses. '#' starts a comment line.
+//
+// SECURITY: rule text comes from tenants (through the control plane's API), so it is untrusted:
+// every dimension has a named bound below, every error is an Expected error naming the line and,
+// once known, the rule ("line 7: rule 'FOO': ..."), and the parser never throws or crashes
+// (tests/fuzz/scan/fuzz_rules.cc). Regex syntax itself is checked by Hyperscan at compile time
+// (scan/hs_rules.h), which reports the same line and name.
+// STANDARDS: none (house format, documented in docs/rules.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/expected.h"
+
+namespace mx::scan {
+
+// Bounds of a rule text. Exceeding one is a parse error naming the line.
+constexpr size_t kMaxRulesTextBytes = 4u << 20;   // whole rule text
+constexpr size_t kMaxRules = 10000;               // rules (regex, literal, numeric and meta)
+constexpr size_t kMaxRuleNameLength = 64;         // [A-Za-z_][A-Za-z0-9_.-]*
+constexpr size_t kMaxRuleLineLength = 4096;       // one line, without its newline
+constexpr size_t kMaxRegexLength = 2048;          // pattern between the slashes / literal bytes
+constexpr size_t kMaxRuleHeaderNameLength = 76;   // header:<Name> (RFC 5322 field name)
+constexpr size_t kMaxMetaDepth = 16;              // parentheses/! nesting, and meta-over-meta chains
+constexpr size_t kMaxMetaTerms = 256;             // rule references in one meta expression
+constexpr int64_t kMaxRuleScore = 1000000;        // |score|
+
+enum class RuleTarget : uint8_t {
+  kHeader,          // header:<Name>, every field of that name (unfolded, decoded value)
+  kSubject,         // = header:Subject
+  kFrom,            // = header:From
+  kTo,              // = header:To
+  kBody,            // decoded text of the text parts (streamed)
+  kRawBody,         // undecoded body bytes (streamed)
+  kUrl,             // each URL found in the message
+  kAttachmentName,  // each filename candidate
+  kAttachmentType,  // each attachment's true type (from content)
+  kAttachmentSize,  // each attachment's decoded size (numeric only)
+  kEnvelopeFrom,    // MAIL FROM
+  kRcpt,            // each RCPT TO
+  kClientIp,        // the client's address as text
+  kHelo,            // EHLO/HELO argument
+};
+constexpr size_t kRuleTargetCount = 14;
+
+enum class RuleOp : uint8_t { kRegex, kContains, kNumeric, kMeta };
+enum class RuleCmp : uint8_t { kGt, kLt, kGe, kLe, kEq };
+// Ordered by severity: the result's action is the most severe of the rules that hit.
+enum class RuleAction : uint8_t { kNone, kTag, kQuarantine, kReject };
+
+// Flattened meta expression: nodes[root] is the root; children are indexes into nodes.
+struct MetaNode {
+  enum class Kind : uint8_t { kRule, kNot, kAnd, kOr };
+  Kind kind;
+  uint32_t rule = 0;  // kRule: index into RuleSet::rules
+  uint32_t lhs = 0;   // kNot, kAnd, kOr
+  uint32_t rhs = 0;   // kAnd, kOr
+};
+
+struct Rule {
+  std::string name;
+  uint32_t line = 0;
+  RuleTarget target = RuleTarget::kBody;
+  std::string header;   // kHeader/kSubject/kFrom/kTo: the field name, lowercase
+  RuleOp op = RuleOp::kRegex;
+  std::string pattern;  // kRegex: the expression; kContains: the literal bytes
+  bool caseless = false, dotall = false, multiline = false;
+  RuleCmp cmp = RuleCmp::kEq;  // kNumeric
+  uint64_t number = 0;         // kNumeric
+  std::vector<MetaNode> meta;  // kMeta
+  uint32_t meta_root = 0;
+  int64_t score = 0;
+  RuleAction action = RuleAction::kNone;
+};
+
+struct RuleSet {
+  std::vector<Rule> rules;                 // in text order; a rule's index is its id
+  std::vector<uint32_t> meta_order;        // meta rules, each after the metas it refers to
+  std::map<std::string, uint32_t, std::less<>> by_name;
+};
+
+Expected<RuleSet> parse_rules(std::string_view text);
+
+std::string_view rule_target_name(RuleTarget t);
+std::string_view rule_action_name(RuleAction a);
+// True for targets scanned in streaming mode (body, rawbody).
+constexpr bool rule_target_streamed(RuleTarget t) {
+  return t == RuleTarget::kBody || t == RuleTarget::kRawBody;
+}
+
+}  // namespace mx::scan
