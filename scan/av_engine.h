@@ -11,8 +11,9 @@
 // over those heuristics (CL_SCAN_GENERAL_HEURISTIC_PRECEDENCE is off, so libclamav keeps
 // scanning after a heuristic and reports it only if no signature matched).
 // libclamav 1.4 trims an embedded file larger than max_file_size (cli_unzip) and returns
-// CL_CLEAN without a heuristic; a file inspection callback therefore reports any extracted file
-// of max_file_size bytes or more as kLimitExceeded, "Heuristics.Limits.Exceeded.MaxFileSize.Embedded".
+// CL_CLEAN without a heuristic; a file inspection callback therefore reports any extracted
+// file of max_file_size bytes or more as kLimitExceeded, named
+// "Heuristics.Limits.Exceeded.MaxFileSize.Embedded".
 // Runs on the AV pool threads (scan/av_pool.h), never on a pinned lcore: a scan allocates,
 // may write temporary files (libclamav's tmpdir) and takes up to max_scan_time_ms.
 // Thread safety: load() is slow-path and single-threaded; scan() is const and may be called

@@ -154,7 +154,9 @@ TEST_F(AvEngineTest, MoreFilesThanMaxFilesIsLimitExceeded) {
   auto e = AvEngine::load(AvConfig{db_->path(), small});
   ASSERT_TRUE(e) << e.error().message;
   TempDir work;
-  for (int i = 0; i < 5; ++i) work.write("f" + std::to_string(i) + ".txt", "file " + std::to_string(i));
+  for (int i = 0; i < 5; ++i) {
+    work.write("f" + std::to_string(i) + ".txt", "file " + std::to_string(i));
+  }
   ASSERT_TRUE(avtest::run("cd '" + work.path() + "' && zip -q -X many.zip f0.txt f1.txt f2.txt "
                           "f3.txt f4.txt"));
   auto z = work.read("many.zip");
