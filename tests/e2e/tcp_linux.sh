@@ -3,7 +3,8 @@
 # sends 256 MiB to discard and round-trips 64 MiB through echo (SHA-256 compared); a kernel
 # server receives 64 MiB from a connection the data plane opens (SHA-256 of the chargen
 # pattern); 2,000 kernel connections are open at once. Then the same with the port's impairment
-# layer on (drop 1%, reorder 1%, duplicate 0.5%, both directions).
+# layer on (drop 1%, reorder 1%, duplicate 0.5%, both directions). A flood of raw SYNs that are
+# never completed must not keep a real client out.
 source "$(dirname "$0")/lib.sh"
 PEER=$ROOT/tests/e2e/tcp_peer.py
 SRC_BYTES=$((64 << 20))
@@ -36,6 +37,7 @@ run_round() {  # run_round NAME CONFIG
   check "$name: 256 MiB to discard" timeout 300 "$LAB" exec /usr/bin/python3 "$PEER" discard $((256 << 20))
   check "$name: 64 MiB through echo, SHA-256 equal" timeout 300 "$LAB" exec /usr/bin/python3 "$PEER" echo $((64 << 20))
   check "$name: 2000 concurrent connections echoed" timeout 300 "$LAB" exec /usr/bin/python3 "$PEER" many 2000
+  check "$name: served after a flood of 20000 raw SYNs" timeout 120 "$LAB" exec /usr/bin/python3 "$PEER" synflood 20000
   local rc=0
   wait "$server_pid" || rc=$?
   server_pid=
@@ -55,7 +57,10 @@ run_round() {  # run_round NAME CONFIG
   check "$name: source sent 64 MiB" eq "$(counter source_bytes)" "$SRC_BYTES"
   check "$name: no TCP checksum or header drops" eq \
     "$(( $(counter tcp_drop_checksum) + $(counter tcp_drop_data_offset) + $(counter tcp_drop_bad_option) ))" 0
-  check "$name: no connection left but TIME-WAIT" bash -c "grep ' tcp conns=' '$LOG' | grep -Eq 'tcp conns=0 |tcp conns=[0-9]+ state_TIME-WAIT=[0-9]+ tcp_'"
+  # Left at exit: only TIME-WAIT, and half-open connections of the SYN flood whose SYN-ACKs the
+  # kernel's resets did not reach (the tap queue drops part of a flood); they expire by themselves.
+  check "$name: no connection left but TIME-WAIT and flood half-opens" bash -c \
+    "grep ' tcp conns=' '$LOG' | grep -Eqv 'state_(ESTABLISHED|FIN-WAIT|CLOSE-WAIT|CLOSING|LAST-ACK|SYN-SENT)'"
   grep -E 'tcp conns|services|impair' "$LOG" | sed 's/^/    /'
 }
 

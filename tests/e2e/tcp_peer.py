@@ -7,9 +7,11 @@
                                      pattern (RFC 864) of BYTES bytes by SHA-256, write a verdict to OUT
   tcp_peer.py many N                 N concurrent connections to echo, all open at once; each echoes
                                      its own message
+  tcp_peer.py synflood N             N raw SYNs to port 7 from random ports (never completed), then
+                                     a real connection must still be served (SYN cookies)
 Every operation is bounded by timeouts; exit status 0 only when the check passed.
 """
-import hashlib, os, resource, selectors, socket, sys, threading, time
+import hashlib, os, random, resource, selectors, socket, struct, sys, threading, time
 
 GW = "198.18.0.2"
 DEADLINE = 240.0
@@ -132,6 +134,37 @@ def many(n):
     return ok
 
 
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def synflood(n):
+    src, dst = socket.inet_aton("198.18.0.1"), socket.inet_aton(GW)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)  # kernel adds the IP header
+    rng = random.Random(7)
+    t = time.time()
+    for i in range(n):
+        sport = rng.randrange(1024, 65535)
+        seq = rng.randrange(0, 1 << 32)
+        hdr = struct.pack("!HHIIBBHHH", sport, 7, seq, 0, 5 << 4, 0x02, 65535, 0, 0)
+        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(hdr))
+        hdr = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
+        raw.sendto(hdr, (GW, 0))
+    raw.close()
+    print(f"synflood: {n} SYNs sent in {time.time() - t:.2f}s")
+    s = socket.create_connection((GW, 7), timeout=10)
+    s.sendall(b"still here\n")
+    ok = s.recv(64) == b"still here\n"
+    s.close()
+    print(f"synflood: a real connection after the flood was {'served' if ok else 'NOT served'}")
+    return ok
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "discard":
@@ -142,6 +175,8 @@ def main():
         ok = serve(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     elif cmd == "many":
         ok = many(int(sys.argv[2]))
+    elif cmd == "synflood":
+        ok = synflood(int(sys.argv[2]))
     else:
         print(__doc__)
         ok = False
