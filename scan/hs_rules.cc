@@ -7,6 +7,7 @@
 #include "scan/hs_rules.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace mx::scan {

@@ -44,6 +44,9 @@ namespace mx::scan {
 constexpr uint32_t kRulesBlobVersion = 1;
 // Databases in one blob (distinct header names + other targets).
 constexpr uint32_t kMaxRuleDatabases = 4096;
+// Bytes of one field value scanned in block mode (Hyperscan lengths are unsigned int); a longer
+// value is not scanned and counts as a scan error. Body chunks are scanned in pieces of this size.
+constexpr size_t kMaxBlockScan = 0xffffffffu;
 
 struct HsDbFree {
   void operator()(hs_database_t* d) const { hs_free_database(d); }

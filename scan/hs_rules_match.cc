@@ -7,6 +7,7 @@
 // STANDARDS: none.
 #include "scan/hs_rules.h"
 
+#include <algorithm>
 #include <array>
 
 namespace mx::scan {
@@ -52,6 +53,10 @@ void RuleMatcher::begin() {
 
 void RuleMatcher::block(int32_t db, ByteSpan value) {
   if (db < 0) return;
+  if (value.size() > kMaxBlockScan) {  // Hyperscan takes an unsigned int length
+    ++result_.scan_errors;
+    return;
+  }
   hs_error_t rc = hs_scan(rules_->dbs_[static_cast<size_t>(db)].db.get(),
                           reinterpret_cast<const char*>(value.data()),
                           static_cast<unsigned int>(value.size()), 0, scratch_, on_match, this);
@@ -93,10 +98,14 @@ void RuleMatcher::attachment_size(uint64_t size) {
 
 void RuleMatcher::stream(HsStreamPtr& s, ByteSpan chunk) {
   if (!s) return;
-  if (hs_scan_stream(s.get(), reinterpret_cast<const char*>(chunk.data()),
-                     static_cast<unsigned int>(chunk.size()), 0, scratch_, on_match,
-                     this) != HS_SUCCESS)
-    ++result_.scan_errors;
+  do {  // in pieces that fit Hyperscan's unsigned int length; results do not depend on splits
+    ByteSpan piece = chunk.first(std::min<size_t>(chunk.size(), kMaxBlockScan));
+    chunk = chunk.subspan(piece.size());
+    if (hs_scan_stream(s.get(), reinterpret_cast<const char*>(piece.data()),
+                       static_cast<unsigned int>(piece.size()), 0, scratch_, on_match,
+                       this) != HS_SUCCESS)
+      ++result_.scan_errors;
+  } while (!chunk.empty());
 }
 
 bool RuleMatcher::eval(const Rule& r, uint32_t node) const {
