@@ -49,6 +49,14 @@ Error rule_error(const Rule& r, std::string_view msg) {
                     std::string(msg));
 }
 
+unsigned int rule_flags(const Rule& r) {
+  unsigned int f = HS_FLAG_SINGLEMATCH;
+  if (r.caseless) f |= HS_FLAG_CASELESS;
+  if (r.dotall) f |= HS_FLAG_DOTALL;
+  if (r.multiline) f |= HS_FLAG_MULTILINE;
+  return f;
+}
+
 Expected<HsDbPtr> compile_class(const RuleSet& set, const std::vector<uint32_t>& ids, bool stream) {
   std::vector<std::string> patterns;
   std::vector<const char*> exprs;
@@ -57,11 +65,7 @@ Expected<HsDbPtr> compile_class(const RuleSet& set, const std::vector<uint32_t>&
   for (uint32_t id : ids) {
     const Rule& r = set.rules[id];
     patterns.push_back(r.op == RuleOp::kContains ? escape_literal(r.pattern) : r.pattern);
-    unsigned int f = HS_FLAG_SINGLEMATCH;
-    if (r.caseless) f |= HS_FLAG_CASELESS;
-    if (r.dotall) f |= HS_FLAG_DOTALL;
-    if (r.multiline) f |= HS_FLAG_MULTILINE;
-    flags.push_back(f);
+    flags.push_back(rule_flags(r));
   }
   for (const std::string& p : patterns) exprs.push_back(p.c_str());
   hs_database_t* db = nullptr;
@@ -108,8 +112,33 @@ std::string_view as_text(ByteSpan s) {
 
 }  // namespace
 
+Expected<bool> check_rule_expression(const Rule& r) {
+  if (r.op != RuleOp::kRegex && r.op != RuleOp::kContains) return true;
+  std::string pat = r.op == RuleOp::kContains ? escape_literal(r.pattern) : r.pattern;
+  hs_expr_info_t* info = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_expression_info(pat.c_str(), rule_flags(r), &info, &err) == HS_SUCCESS) {
+    std::free(info);
+    return true;
+  }
+  std::string msg = err && err->message ? err->message : "expression refused";
+  hs_free_compile_error(err);
+  return rule_error(r, "hyperscan: " + msg);
+}
+
+bool HsRules::wants_header(std::string_view key) const {
+  return header_db_.find(key) != header_db_.end() || header_exists_.find(key) != header_exists_.end();
+}
+
 Expected<bool> HsRules::index() {
   target_db_.fill(-1);
+  header_exists_.clear();
+  negated_.clear();
+  for (uint32_t i = 0; i < set_.rules.size(); ++i) {
+    const Rule& r = set_.rules[i];
+    if (r.op == RuleOp::kExists) header_exists_[r.header].push_back(i);
+    if (r.negate) negated_.push_back(i);
+  }
   for (uint32_t i = 0; i < dbs_.size(); ++i) {
     const std::string& k = dbs_[i].key;
     if (k.starts_with("h:")) {

@@ -8,6 +8,11 @@
 // HS_FLAG_SINGLEMATCH. Literals (contains/icontains) are compiled as regexes of \xHH escapes.
 // Numeric rules (attachment_size) are evaluated directly; meta rules after all others.
 //
+// `exists` rules are evaluated by RuleMatcher::header() from the field names it is given;
+// negated rules (`not regex`) hit at finish() when none of their target's values matched.
+// Header keys may carry a modifier ("from:addr", "subject:raw"): the caller feeds those values
+// under that key when wants_header(key) says a rule reads it.
+//
 // Constructs Hyperscan cannot compile (backreferences, lookaround, patterns that match the
 // empty string, ...) are a compile ERROR naming the rule and its line ("line 4: rule 'X':
 // hyperscan: ..."). There is no prefilter-plus-confirmation path (a tenant fixes the rule).
@@ -81,6 +86,8 @@ class HsRules {
 
   const RuleSet& rules() const { return set_; }
   size_t database_count() const { return dbs_.size(); }
+  // True when some rule reads header key `key` (lowercase field name, or "name:modifier").
+  bool wants_header(std::string_view key) const;
 
  private:
   friend class RuleMatcher;
@@ -96,7 +103,14 @@ class HsRules {
   std::vector<Db> dbs_;
   std::map<std::string, uint32_t, std::less<>> header_db_;  // lowercase field name -> dbs_
   std::array<int32_t, kRuleTargetCount> target_db_{};      // other targets -> dbs_, or -1
+  std::map<std::string, std::vector<uint32_t>, std::less<>> header_exists_;  // key -> exists rules
+  std::vector<uint32_t> negated_;                          // rules with Rule::negate
 };
+
+// Whether Hyperscan accepts one regex or literal rule's expression with the flags it would be
+// compiled with (hs_expression_info); other rules pass. Errors read like HsRules::compile's:
+// "line N: rule 'X': hyperscan: ...". Used to sort out rules before a compile (scan/sa_cf.h).
+Expected<bool> check_rule_expression(const Rule& r);
 
 struct RuleMatch {
   std::vector<uint32_t> hits;  // rule ids in increasing order (meta rules included)
@@ -119,6 +133,7 @@ class RuleMatcher {
   void attachment_size(uint64_t size);
   void body(ByteSpan chunk) { stream(body_, chunk); }
   void rawbody(ByteSpan chunk) { stream(rawbody_, chunk); }
+  void full(ByteSpan chunk) { stream(full_, chunk); }
   const RuleMatch& finish();
 
   // Names of the hit rules of the last finish(), in id order.
@@ -130,11 +145,11 @@ class RuleMatcher {
                       unsigned int flags, void* ctx);
   void block(int32_t db, ByteSpan value);
   void stream(HsStreamPtr& s, ByteSpan chunk);
-  bool eval(const Rule& r, uint32_t node) const;
+  int64_t eval(const Rule& r, uint32_t node) const;
 
   const HsRules* rules_;
   hs_scratch_t* scratch_;
-  HsStreamPtr body_, rawbody_;
+  HsStreamPtr body_, rawbody_, full_;
   std::vector<uint8_t> hit_;  // per rule id
   RuleMatch result_;
 };

@@ -28,7 +28,8 @@ Expected<RuleMatcher> RuleMatcher::create(const HsRules& rules, const HsScratch&
   };
   if (auto r = open(RuleTarget::kBody, m.body_); !r) return r.error();
   if (auto r = open(RuleTarget::kRawBody, m.rawbody_); !r) return r.error();
-  if ((m.body_ || m.rawbody_ || rules.database_count() > 0) && !m.scratch_)
+  if (auto r = open(RuleTarget::kFull, m.full_); !r) return r.error();
+  if ((m.body_ || m.rawbody_ || m.full_ || rules.database_count() > 0) && !m.scratch_)
     return make_error("rule matcher needs a scratch from these rules");
   return m;
 }
@@ -46,7 +47,7 @@ void RuleMatcher::begin() {
   result_.score = 0;
   result_.action = RuleAction::kNone;
   result_.scan_errors = 0;
-  for (HsStreamPtr* s : {&body_, &rawbody_})
+  for (HsStreamPtr* s : {&body_, &rawbody_, &full_})
     if (*s && hs_reset_stream(s->get(), 0, nullptr, nullptr, nullptr) != HS_SUCCESS)
       ++result_.scan_errors;
 }
@@ -64,14 +65,17 @@ void RuleMatcher::block(int32_t db, ByteSpan value) {
 }
 
 void RuleMatcher::header(std::string_view name, ByteSpan value) {
-  std::array<char, kMaxRuleHeaderNameLength> low{};
+  std::array<char, kMaxRuleHeaderNameLength + 1 + kMaxHeaderModifierLength> low{};
   if (name.size() > low.size()) return;  // no rule can name a longer field
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
     low[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
-  auto it = rules_->header_db_.find(std::string_view(low.data(), name.size()));
+  const std::string_view key(low.data(), name.size());
+  auto it = rules_->header_db_.find(key);
   if (it != rules_->header_db_.end()) block(static_cast<int32_t>(it->second), value);
+  if (auto ex = rules_->header_exists_.find(key); ex != rules_->header_exists_.end())
+    for (uint32_t id : ex->second) hit_[id] = 1;
 }
 
 void RuleMatcher::field(RuleTarget target, ByteSpan value) {
@@ -108,26 +112,48 @@ void RuleMatcher::stream(HsStreamPtr& s, ByteSpan chunk) {
   } while (!chunk.empty());
 }
 
-bool RuleMatcher::eval(const Rule& r, uint32_t node) const {
+// Integer meta semantics (scan/rules.h). Arithmetic saturates, so no input overflows.
+int64_t RuleMatcher::eval(const Rule& r, uint32_t node) const {
   const MetaNode& n = r.meta[node];
+  constexpr int64_t kLim = int64_t{1} << 40;  // every value stays within +-2^40
+  auto sat = [](int64_t v) -> int64_t { return v > kLim ? kLim : (v < -kLim ? -kLim : v); };
   switch (n.kind) {
-    case MetaNode::Kind::kRule: return hit_[n.rule] != 0;
-    case MetaNode::Kind::kNot: return !eval(r, n.lhs);
-    case MetaNode::Kind::kAnd: return eval(r, n.lhs) && eval(r, n.rhs);
-    case MetaNode::Kind::kOr: return eval(r, n.lhs) || eval(r, n.rhs);
+    case MetaNode::Kind::kRule: return hit_[n.rule] != 0 ? 1 : 0;
+    case MetaNode::Kind::kConst: return n.value;
+    case MetaNode::Kind::kNot: return eval(r, n.lhs) == 0 ? 1 : 0;
+    case MetaNode::Kind::kAnd: return (eval(r, n.lhs) != 0 && eval(r, n.rhs) != 0) ? 1 : 0;
+    case MetaNode::Kind::kOr: return (eval(r, n.lhs) != 0 || eval(r, n.rhs) != 0) ? 1 : 0;
+    default: break;
   }
-  return false;
+  const int64_t a = eval(r, n.lhs), b = eval(r, n.rhs);
+  switch (n.kind) {
+    case MetaNode::Kind::kAdd: return sat(a + b);
+    case MetaNode::Kind::kSub: return sat(a - b);
+    case MetaNode::Kind::kMul: {
+      int64_t m = 0;
+      if (__builtin_mul_overflow(a, b, &m)) return (a < 0) != (b < 0) ? -kLim : kLim;
+      return sat(m);
+    }
+    case MetaNode::Kind::kGt: return a > b;
+    case MetaNode::Kind::kLt: return a < b;
+    case MetaNode::Kind::kGe: return a >= b;
+    case MetaNode::Kind::kLe: return a <= b;
+    case MetaNode::Kind::kEq: return a == b;
+    case MetaNode::Kind::kNe: return a != b;
+    default: return 0;
+  }
 }
 
 const RuleMatch& RuleMatcher::finish() {
   // End of the body streams: matches anchored at the end ($) are reported here.
-  for (HsStreamPtr* s : {&body_, &rawbody_})
+  for (HsStreamPtr* s : {&body_, &rawbody_, &full_})
     if (*s && hs_reset_stream(s->get(), 0, scratch_, on_match, this) != HS_SUCCESS)
       ++result_.scan_errors;
   const RuleSet& set = rules_->rules();
+  for (uint32_t id : rules_->negated_) hit_[id] = hit_[id] ? 0 : 1;
   for (uint32_t id : set.meta_order) {
     const Rule& r = set.rules[id];
-    hit_[id] = eval(r, r.meta_root) ? 1 : 0;
+    hit_[id] = eval(r, r.meta_root) != 0 ? 1 : 0;
   }
   for (uint32_t i = 0; i < hit_.size(); ++i) {
     if (!hit_[i]) continue;

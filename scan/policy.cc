@@ -1,6 +1,8 @@
 // scan/policy.cc — decide(): the rules documented in scan/policy.h, in the same order.
 #include "scan/policy.h"
 
+#include "scan/rules.h"
+
 #include <algorithm>
 
 namespace mx::scan {
@@ -195,14 +197,14 @@ Verdict decide(const TenantPolicy& tenant, const UserPrefs& user, const ScanResu
     reason = "phish rule " + first_phish_rule;
   } else if (score >= spam_threshold) {
     v.cls = VerdictClass::kSpam;
-    reason = "score " + std::to_string(score) + " >= " + std::to_string(spam_threshold);
+    reason = "score " + format_score(score) + " >= " + format_score(spam_threshold);
   } else if (bulk_score >= tenant.bulk_threshold) {
     v.cls = VerdictClass::kBulk;
-    reason = "bulk score " + std::to_string(bulk_score) + " >= " +
-             std::to_string(tenant.bulk_threshold);
+    reason = "bulk score " + format_score(bulk_score) + " >= " +
+             format_score(tenant.bulk_threshold);
   } else {
     v.cls = VerdictClass::kClean;
-    reason = "score " + std::to_string(score);
+    reason = "score " + format_score(score);
   }
 
   // 2. Malware always rejects.
@@ -250,7 +252,7 @@ Verdict decide(const TenantPolicy& tenant, const UserPrefs& user, const ScanResu
     v.subject_prefix = sanitize_header_value(tenant.subject_tag);
     v.headers.emplace_back("X-Mxgate-Verdict",
                            sanitize_header_value(verdict_class_name(v.cls)));
-    v.headers.emplace_back("X-Mxgate-Score", sanitize_header_value(std::to_string(v.score)));
+    v.headers.emplace_back("X-Mxgate-Score", sanitize_header_value(format_score(v.score)));
     v.headers.emplace_back("X-Mxgate-Rules", sanitize_header_value(join_names(v.rules)));
   }
   return v;

@@ -76,12 +76,14 @@ namespace mx::scan {
 constexpr size_t kMaxTagHeaderValue = 900;
 // Longest reason text.
 constexpr size_t kMaxReasonLength = 900;
-// A hit's score is clamped to +-this (the rule language's bound, scan/rules.h kMaxRuleScore).
-constexpr int64_t kMaxPolicyRuleScore = 1000000;
-// Defaults of a TenantPolicy.
-constexpr int64_t kDefaultSpamThreshold = 5;
-constexpr int64_t kDefaultBulkThreshold = 5;
-constexpr int64_t kDefaultMimeSuspiciousScore = 2;
+// Scores and thresholds are in thousandths of a point, as in the rule language (scan/rules.h
+// kScoreScale): 5000 is 5.0 points. A hit's score is clamped to +-this (the rule language's
+// bound, kMaxRuleScore points).
+constexpr int64_t kMaxPolicyRuleScore = 1000000 * 1000;
+// Defaults of a TenantPolicy (SpamAssassin's default required_score is 5.0).
+constexpr int64_t kDefaultSpamThreshold = 5000;
+constexpr int64_t kDefaultBulkThreshold = 5000;
+constexpr int64_t kDefaultMimeSuspiciousScore = 2000;
 
 // Ordered by precedence: a higher value wins.
 enum class VerdictClass : uint8_t { kClean, kBulk, kSpam, kPhish, kUnscannable, kMalware };

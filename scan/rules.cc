@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::array<std::string_view, kRuleTargetCount> kTargetNames = {
     "header", "subject", "from", "to", "body", "rawbody", "url", "attachment_name",
-    "attachment_type", "attachment_size", "envelope_from", "rcpt", "client_ip", "helo"};
+    "attachment_type", "attachment_size", "envelope_from", "rcpt", "client_ip", "helo", "full"};
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 bool is_name_start(char c) {
@@ -76,10 +76,57 @@ bool parse_int(std::string_view w, Int& out) {
   return r.ec == std::errc() && r.ptr == w.data() + w.size();
 }
 
+}  // namespace
+
+// [-]DIGITS[.DIGITS] with at most three fractional digits, in thousandths.
+bool parse_score(std::string_view w, int64_t& out) {
+  bool neg = !w.empty() && w[0] == '-';
+  if (neg) w.remove_prefix(1);
+  size_t dot = w.find('.');
+  std::string_view ip = w.substr(0, dot), fp = dot == std::string_view::npos ? "" : w.substr(dot + 1);
+  if (ip.empty() || fp.size() > 3 || (dot != std::string_view::npos && fp.empty())) return false;
+  int64_t whole = 0;
+  for (char c : ip)
+    if (c < '0' || c > '9') return false;
+  if (ip.size() > 7 || !parse_int(ip, whole) || whole > kMaxRuleScore) return false;
+  int64_t frac = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    char c = i < fp.size() ? fp[i] : '0';
+    if (c < '0' || c > '9') return false;
+    frac = frac * 10 + (c - '0');
+  }
+  int64_t v = whole * kScoreScale + frac;
+  if (v > kMaxRuleScore * kScoreScale) return false;
+  out = neg ? -v : v;
+  return true;
+}
+
+std::string format_score(int64_t t) {
+  std::string out = t < 0 ? "-" : "";
+  uint64_t a = t < 0 ? 0 - static_cast<uint64_t>(t) : static_cast<uint64_t>(t);
+  out += std::to_string(a / kScoreScale);
+  uint64_t f = a % kScoreScale;
+  if (f) {
+    std::string d = std::to_string(f + kScoreScale).substr(1);
+    while (d.back() == '0') d.pop_back();
+    out += "." + d;
+  }
+  return out;
+}
+
+namespace {
+
 Expected<bool> parse_target(LineParser& p, Rule& r) {
   std::string_view w = p.word();
   if (w.starts_with("header:")) {
     std::string_view h = w.substr(7);
+    std::string_view mod;
+    if (size_t colon = h.find(':'); colon != std::string_view::npos) {
+      mod = h.substr(colon + 1);
+      h = h.substr(0, colon);
+      if (mod != "raw" && mod != "addr" && mod != "name")
+        return p.fail("header modifier must be raw, addr or name");
+    }
     if (h.empty() || h.size() > kMaxRuleHeaderNameLength)
       return p.fail("header name must be 1.." + std::to_string(kMaxRuleHeaderNameLength) +
                     " characters");
@@ -87,6 +134,7 @@ Expected<bool> parse_target(LineParser& p, Rule& r) {
       if (!is_ftext(c)) return p.fail("invalid character in header name");
     r.target = RuleTarget::kHeader;
     for (char c : h) r.header += lower(c);
+    if (!mod.empty()) r.header += ":" + std::string(mod);
     return true;
   }
   for (size_t i = 1; i < kTargetNames.size(); ++i) {
@@ -180,6 +228,17 @@ Expected<bool> parse_numeric(LineParser& p, Rule& r, std::string_view op) {
 
 Expected<bool> parse_operator(LineParser& p, Rule& r) {
   std::string_view op = p.word();
+  if (op == "not") {
+    r.negate = true;
+    op = p.word();
+    if (op != "regex" && op != "contains" && op != "icontains")
+      return p.fail("'not' must be followed by regex, contains or icontains");
+  }
+  if (op == "exists") {
+    if (!rule_target_is_header(r.target)) return p.fail("exists only applies to header targets");
+    r.op = RuleOp::kExists;
+    return true;
+  }
   if (op == "regex" || op == "contains" || op == "icontains") {
     if (r.target == RuleTarget::kAttachmentSize)
       return p.fail("attachment_size only takes a numeric comparison");
@@ -199,8 +258,9 @@ Expected<bool> parse_tail(LineParser& p, Rule& r) {
     std::string_view k = p.word();
     if (k == "score" && !have_score) {
       have_score = true;
-      if (!parse_int(p.word(), r.score) || r.score > kMaxRuleScore || r.score < -kMaxRuleScore)
-        return p.fail("score must be an integer within +-" + std::to_string(kMaxRuleScore));
+      if (!parse_score(p.word(), r.score))
+        return p.fail("score must be a number within +-" + std::to_string(kMaxRuleScore) +
+                      " with at most three decimals");
     } else if (k == "action" && !have_action) {
       have_action = true;
       std::string_view a = p.word();
@@ -216,8 +276,12 @@ Expected<bool> parse_tail(LineParser& p, Rule& r) {
   return true;
 }
 
-// Meta expressions: or := and ('||' and)*; and := unary ('&&' unary)*;
-// unary := '!' unary | '(' or ')' | NAME. Names are resolved after the whole text is read.
+// Meta expressions (precedence as in Perl, which SpamAssassin's metas use):
+//   or := and ('||' and)*;  and := cmp ('&&' cmp)*;  cmp := sum [('>='|'<='|'=='|'!='|'>'|'<') sum];
+//   sum := prod (('+'|'-') prod)*;  prod := unary ('*' unary)*;
+//   unary := '!' unary | '(' or ')' | INTEGER | NAME.
+// Names are resolved after the whole text is read. Every recursion goes through unary(),
+// which bounds the depth.
 struct MetaParser {
   LineParser& p;
   Rule& r;
@@ -237,14 +301,69 @@ struct MetaParser {
     r.meta.push_back(n);
     return static_cast<uint32_t>(r.meta.size() - 1);
   }
-  Expected<uint32_t> binary(bool is_or) {
-    auto lhs = is_or ? binary(false) : unary();
+  uint32_t bin(MetaNode::Kind k, uint32_t lhs, uint32_t rhs) { return add({k, 0, lhs, rhs, 0}); }
+  Expected<uint32_t> or_expr() {
+    auto lhs = and_expr();
     if (!lhs) return lhs;
     uint32_t node = *lhs;
-    while (eat(is_or ? "||" : "&&")) {
-      auto rhs = is_or ? binary(false) : unary();
+    while (eat("||")) {
+      auto rhs = and_expr();
       if (!rhs) return rhs;
-      node = add({is_or ? MetaNode::Kind::kOr : MetaNode::Kind::kAnd, 0, node, *rhs});
+      node = bin(MetaNode::Kind::kOr, node, *rhs);
+    }
+    return node;
+  }
+  Expected<uint32_t> and_expr() {
+    auto lhs = cmp_expr();
+    if (!lhs) return lhs;
+    uint32_t node = *lhs;
+    while (eat("&&")) {
+      auto rhs = cmp_expr();
+      if (!rhs) return rhs;
+      node = bin(MetaNode::Kind::kAnd, node, *rhs);
+    }
+    return node;
+  }
+  Expected<uint32_t> cmp_expr() {
+    auto lhs = sum_expr();
+    if (!lhs) return lhs;
+    static constexpr std::pair<std::string_view, MetaNode::Kind> kOps[] = {
+        {">=", MetaNode::Kind::kGe}, {"<=", MetaNode::Kind::kLe}, {"==", MetaNode::Kind::kEq},
+        {"!=", MetaNode::Kind::kNe}, {">", MetaNode::Kind::kGt},  {"<", MetaNode::Kind::kLt}};
+    for (const auto& [tok, kind] : kOps) {
+      if (!eat(tok)) continue;
+      auto rhs = sum_expr();
+      if (!rhs) return rhs;
+      return bin(kind, *lhs, *rhs);
+    }
+    return lhs;
+  }
+  Expected<uint32_t> sum_expr() {
+    auto lhs = prod_expr();
+    if (!lhs) return lhs;
+    uint32_t node = *lhs;
+    for (;;) {
+      skip();
+      // '-' or '+' that is not the start of another operator
+      if (p.pos < p.s.size() && (p.s[p.pos] == '+' || p.s[p.pos] == '-')) {
+        MetaNode::Kind k = p.s[p.pos] == '+' ? MetaNode::Kind::kAdd : MetaNode::Kind::kSub;
+        ++p.pos;
+        auto rhs = prod_expr();
+        if (!rhs) return rhs;
+        node = bin(k, node, *rhs);
+        continue;
+      }
+      return node;
+    }
+  }
+  Expected<uint32_t> prod_expr() {
+    auto lhs = unary();
+    if (!lhs) return lhs;
+    uint32_t node = *lhs;
+    while (eat("*")) {
+      auto rhs = unary();
+      if (!rhs) return rhs;
+      node = bin(MetaNode::Kind::kMul, node, *rhs);
     }
     return node;
   }
@@ -256,26 +375,42 @@ struct MetaParser {
     return out;
   }
   Expected<uint32_t> nested() {
-    if (eat("!")) {
+    if (r.meta.size() >= 4 * kMaxMetaTerms)
+      return p.fail("meta expression longer than " + std::to_string(4 * kMaxMetaTerms) + " nodes");
+    skip();
+    if (p.pos < p.s.size() && p.s[p.pos] == '!' && !p.s.substr(p.pos).starts_with("!=")) {
+      ++p.pos;
       auto e = unary();
       if (!e) return e;
-      return add({MetaNode::Kind::kNot, 0, *e, 0});
+      return add({MetaNode::Kind::kNot, 0, *e, 0, 0});
     }
     if (eat("(")) {
-      auto e = binary(true);
+      auto e = or_expr();
       if (!e) return e;
       if (!eat(")")) return p.fail("missing ')' in meta expression");
       return e;
     }
     skip();
+    if (p.pos < p.s.size() && p.s[p.pos] >= '0' && p.s[p.pos] <= '9') {
+      size_t b = p.pos;
+      while (p.pos < p.s.size() && p.s[p.pos] >= '0' && p.s[p.pos] <= '9') ++p.pos;
+      int64_t v = 0;
+      if (p.pos - b > 7 || !parse_int(p.s.substr(b, p.pos - b), v) || v > kMaxMetaConstant)
+        return p.fail("meta constant must be an integer of at most " +
+                      std::to_string(kMaxMetaConstant));
+      if (p.pos < p.s.size() && (is_name_char(p.s[p.pos])))
+        return p.fail("meta constant must be an integer");
+      return add({MetaNode::Kind::kConst, 0, 0, 0, v});
+    }
     size_t b = p.pos;
     while (p.pos < p.s.size() && is_name_char(p.s[p.pos])) ++p.pos;
     std::string_view n = p.s.substr(b, p.pos - b);
-    if (!valid_name(n)) return p.fail("expected a rule name, '!' or '(' in meta expression");
+    if (!valid_name(n))
+      return p.fail("expected a rule name, a number, '!' or '(' in meta expression");
     if (refs.size() >= kMaxMetaTerms)
       return p.fail("meta expression has more than " + std::to_string(kMaxMetaTerms) + " terms");
     refs.emplace_back(n);
-    return add({MetaNode::Kind::kRule, static_cast<uint32_t>(refs.size() - 1), 0, 0});
+    return add({MetaNode::Kind::kRule, static_cast<uint32_t>(refs.size() - 1), 0, 0, 0});
   }
 };
 
@@ -297,7 +432,7 @@ Expected<bool> parse_line(LineParser& p, RuleSet& set, std::vector<std::string>&
   if (kind == "meta") {
     r.op = RuleOp::kMeta;
     MetaParser mp{p, r, refs};
-    auto root = mp.binary(true);
+    auto root = mp.or_expr();
     if (!root) return root.error();
     r.meta_root = *root;
   } else {

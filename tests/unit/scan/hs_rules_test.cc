@@ -98,7 +98,7 @@ TEST(HsRules, EachTargetAndOperator) {
   const RuleMatch& r = m.finish();
   EXPECT_EQ(names(m), (V{"H", "S", "F", "T", "B", "RB", "U", "AN", "AT", "ASEQ", "EF", "R", "IP",
                          "HE", "EXE_AND_WINNER", "NOT_GTUBE"}));
-  EXPECT_EQ(r.score, 2 + 3 + 1 + 1 + 4 + 1 + 2 + 5 + 5 + 1 + 1 + 1 + 1 + 20);
+  EXPECT_EQ(r.score, (2 + 3 + 1 + 1 + 4 + 1 + 2 + 5 + 5 + 1 + 1 + 1 + 1 + 20) * 1000);
   EXPECT_EQ(r.action, RuleAction::kReject);
   EXPECT_EQ(r.scan_errors, 0u);
 }
@@ -131,7 +131,7 @@ TEST(HsRules, GtubeInBody) {
   e->m.body(bytes(std::string("Subject: test\r\n\r\nThis is the GTUBE, the\r\n") + kGtube + "\r\n"));
   const RuleMatch& r = e->m.finish();
   EXPECT_EQ(names(e->m), (V{"GTUBE"}));
-  EXPECT_EQ(r.score, 1000);
+  EXPECT_EQ(r.score, 1000 * 1000);
   EXPECT_EQ(r.action, RuleAction::kReject);
 }
 
@@ -157,7 +157,7 @@ TEST(HsRules, SerialiseDeserialiseSameResults) {
     m->body(bytes(kGtube));
     scores.push_back(m->finish().score);
   }
-  EXPECT_EQ(scores, (std::vector<int64_t>{1028, 1028, 1028}));
+  EXPECT_EQ(scores, (std::vector<int64_t>{1028000, 1028000, 1028000}));
   EXPECT_EQ(names(a->m), (V{"GTUBE", "S", "AN", "EXE_AND_WINNER"}));
   EXPECT_EQ(names(b->m), names(a->m));
   EXPECT_EQ(names(*c), names(a->m));
@@ -202,7 +202,7 @@ TEST(HsRules, OnlyNumericAndMetaRulesNeedNoDatabase) {
   e->m.begin();
   e->m.body(bytes("anything"));
   e->m.attachment_size(9);
-  EXPECT_EQ(e->m.finish().score, 1);
+  EXPECT_EQ(e->m.finish().score, 1000);
   e->m.begin();
   e->m.attachment_size(10);
   e->m.finish();
@@ -244,6 +244,62 @@ TEST(HsRules, BodyMatchesIndependentOfSplits) {
   std::vector<size_t> bytewise;  // every byte a chunk of its own
   for (size_t i = 1; i < body.size(); ++i) bytewise.push_back(i);
   EXPECT_EQ(run(bytewise), whole);
+}
+
+
+TEST(HsRules, ExistsNegatedModifiersAndFull) {
+  auto e = compile(
+      "rule HAS_MAILER header:X-Mailer exists score 1\n"
+      "rule NOT_RE subject not regex /^Re:/ score 0.5\n"
+      "rule ADDR header:From:addr regex /^evil@x\\.test$/ score 2\n"
+      "rule FULL full regex /^X-Mailer: bulk\\r?\\n.*GTUBE/ms score 3\n");
+  EXPECT_TRUE(e->rules.wants_header("x-mailer"));
+  EXPECT_TRUE(e->rules.wants_header("from:addr"));
+  EXPECT_FALSE(e->rules.wants_header("from"));
+  e->m.begin();
+  e->m.header("X-Mailer", bytes("bulk"));
+  e->m.header("Subject", bytes("hello"));
+  e->m.header("From:addr", bytes("evil@x.test"));
+  e->m.full(bytes("X-Mailer: bulk\r\n\r\nthis is GT"));
+  e->m.full(bytes("UBE"));
+  EXPECT_EQ(e->m.finish().score, 6500);
+  EXPECT_EQ(names(e->m), (V{"HAS_MAILER", "NOT_RE", "ADDR", "FULL"}));
+  // A negated rule does not hit once any value matched, and hits when the target is absent.
+  e->m.begin();
+  e->m.header("Subject", bytes("hello"));
+  e->m.header("Subject", bytes("Re: hello"));
+  e->m.finish();
+  EXPECT_EQ(names(e->m), V{});
+  e->m.begin();
+  e->m.finish();
+  EXPECT_EQ(names(e->m), (V{"NOT_RE"}));
+}
+
+TEST(HsRules, MetaArithmetic) {
+  auto e = compile(
+      "rule A helo contains \"a\"\nrule B helo contains \"b\"\nrule C helo contains \"c\"\n"
+      "meta TWO (A + B + C) >= 2 score 1\n"
+      "meta EXACTLY_ONE A + B + C == 1 score 10\n"
+      "meta WEIGHTED A * 3 - B > 2 score 100\n");
+  auto run = [&](std::string_view helo) {
+    e->m.begin();
+    e->m.field(RuleTarget::kHelo, bytes(helo));
+    return e->m.finish().score;
+  };
+  EXPECT_EQ(run("x"), 0);
+  EXPECT_EQ(run("a"), (10 + 100) * 1000);
+  EXPECT_EQ(run("ab"), 1 * 1000);
+  EXPECT_EQ(run("ac"), (1 + 100) * 1000);
+  EXPECT_EQ(run("abc"), 1 * 1000);
+}
+
+TEST(HsRules, ExpressionCheckNamesRule) {
+  auto set = parse_rules("rule OK helo regex /a+b/\nrule BAD helo regex /(a)\\1/\n");
+  ASSERT_TRUE(set.ok());
+  EXPECT_TRUE(check_rule_expression(set->rules[0]).ok());
+  auto bad = check_rule_expression(set->rules[1]);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.error().message.starts_with("line 2: rule 'BAD': hyperscan: ")) << bad.error().message;
 }
 
 }  // namespace

@@ -25,8 +25,10 @@ AvResult av(AvVerdict v, std::string name = "") {
   return r;
 }
 
-RuleHit hit(std::string name, int64_t score, RuleCategory cat = RuleCategory::kSpam) {
-  return RuleHit{std::move(name), score, cat};
+// Scores in points; RuleHit holds thousandths (saturating, for the clamping test).
+RuleHit hit(std::string name, int64_t points, RuleCategory cat = RuleCategory::kSpam) {
+  const int64_t t = points > INT64_MAX / 1000 ? INT64_MAX : points * 1000;
+  return RuleHit{std::move(name), t, cat};
 }
 
 Ipv4Addr ip(const char* s) { return *Ipv4Addr::parse(s); }
@@ -167,7 +169,7 @@ ScanResults clean_scan(std::vector<RuleHit> hits = {}) {
 TEST(PolicyDecide, ScoreAndRules) {
   const Verdict v = decide(TenantPolicy{}, UserPrefs{},
                            clean_scan({hit("A", 3), hit("B", 4), hit("C", -2)}));
-  EXPECT_EQ(v.score, 5);
+  EXPECT_EQ(v.score, 5000);
   EXPECT_EQ(v.cls, C::kSpam);
   ASSERT_EQ(v.rules.size(), 3u);
   EXPECT_EQ(v.rules[0], "A");
@@ -177,7 +179,7 @@ TEST(PolicyDecide, ScoreAndRules) {
 TEST(PolicyDecide, BulkScoreSeparateFromSpamScore) {
   const Verdict v = decide(TenantPolicy{}, UserPrefs{},
                            clean_scan({hit("A", 2), hit("NEWS", 100, RuleCategory::kBulk)}));
-  EXPECT_EQ(v.score, 2);
+  EXPECT_EQ(v.score, 2000);
   EXPECT_EQ(v.cls, C::kBulk);
 }
 
@@ -190,11 +192,11 @@ TEST(PolicyDecide, HugeScoresClamped) {
 TEST(PolicyDecide, UserSpamThresholdOverride) {
   const ScanResults s = clean_scan({hit("R", 7)});
   UserPrefs lenient;
-  lenient.spam_threshold = 10;
+  lenient.spam_threshold = 10000;
   EXPECT_EQ(decide(TenantPolicy{}, UserPrefs{}, s).cls, C::kSpam);
   EXPECT_EQ(decide(TenantPolicy{}, lenient, s).cls, C::kClean);
   UserPrefs strict;
-  strict.spam_threshold = 2;
+  strict.spam_threshold = 2000;
   const ScanResults low = clean_scan({hit("R", 3)});
   EXPECT_EQ(decide(TenantPolicy{}, UserPrefs{}, low).cls, C::kClean);
   EXPECT_EQ(decide(TenantPolicy{}, strict, low).cls, C::kSpam);

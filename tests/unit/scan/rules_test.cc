@@ -81,10 +81,10 @@ TEST(RuleParser, ScoreActionAndLiteralEscapes) {
       "rule A body contains \"say \\\"hi\\\" \\\\ \\x41\" score 5 action quarantine\n"
       "rule B body regex /a\\/b/ action reject score -3\n");
   EXPECT_EQ(s.rules[0].pattern, "say \"hi\" \\ A");
-  EXPECT_EQ(s.rules[0].score, 5);
+  EXPECT_EQ(s.rules[0].score, 5000);
   EXPECT_EQ(s.rules[0].action, RuleAction::kQuarantine);
   EXPECT_EQ(s.rules[1].pattern, "a\\/b");
-  EXPECT_EQ(s.rules[1].score, -3);
+  EXPECT_EQ(s.rules[1].score, -3000);
   EXPECT_EQ(s.rules[1].action, RuleAction::kReject);
 }
 
@@ -122,7 +122,7 @@ TEST(RuleParser, ErrorsNameLineAndRule) {
   EXPECT_EQ(err("rule A attachment_size > -1"),
             "line 1: rule 'A': numeric comparison needs an unsigned integer");
   EXPECT_EQ(err("rule A body contains \"a\" score x"),
-            "line 1: rule 'A': score must be an integer within +-1000000");
+            "line 1: rule 'A': score must be a number within +-1000000 with at most three decimals");
   EXPECT_EQ(err("rule A body contains \"a\" action drop"),
             "line 1: rule 'A': action must be reject, quarantine, tag or none");
   EXPECT_EQ(err("rule A body contains \"a\" score 1 score 2"),
@@ -134,7 +134,7 @@ TEST(RuleParser, MetaErrors) {
   EXPECT_EQ(err("rule A body contains \"a\"\nmeta M A && NOPE\n"), "line 2: rule 'M': unknown rule 'NOPE'");
   EXPECT_EQ(err("meta M M\n"), "line 1: rule 'M': meta rule refers to itself");
   EXPECT_EQ(err("meta M (N\n"), "line 1: rule 'M': missing ')' in meta expression");
-  EXPECT_EQ(err("meta M A &&\n"), "line 1: rule 'M': expected a rule name, '!' or '(' in meta expression");
+  EXPECT_EQ(err("meta M A &&\n"), "line 1: rule 'M': expected a rule name, a number, '!' or '(' in meta expression");
   std::string cyc = err("meta M1 M2\nmeta M2 M1\n");
   EXPECT_NE(cyc.find("cycle"), std::string::npos) << cyc;
   std::string deep = "rule A body contains \"a\"\nmeta M " + std::string(kMaxMetaDepth + 1, '(') + "A" +
@@ -156,6 +156,64 @@ TEST(RuleParser, Limits) {
   std::string many;
   for (size_t i = 0; i <= kMaxRules; ++i) many += "rule R" + std::to_string(i) + " body contains \"a\"\n";
   EXPECT_EQ(err(many), "line 10001: rule 'R10000': more than 10000 rules");
+}
+
+
+TEST(RuleParser, DecimalScores) {
+  RuleSet s = ok("rule A helo contains \"a\" score 2.5\nrule B helo contains \"b\" score -0.001\n"
+                 "rule C helo contains \"c\" score 1000000\nrule D helo contains \"d\" score 0.10\n");
+  EXPECT_EQ(s.rules[0].score, 2500);
+  EXPECT_EQ(s.rules[1].score, -1);
+  EXPECT_EQ(s.rules[2].score, 1000000000);
+  EXPECT_EQ(s.rules[3].score, 100);
+  for (const char* bad : {"1.2345", "1.", ".5", "1e3", "+1", "1000000.001", "--1", "1.-2", "0x10"})
+    EXPECT_EQ(err(std::string("rule A helo contains \"a\" score ") + bad),
+              "line 1: rule 'A': score must be a number within +-1000000 with at most three decimals")
+        << bad;
+  EXPECT_EQ(format_score(2500), "2.5");
+  EXPECT_EQ(format_score(-1), "-0.001");
+  EXPECT_EQ(format_score(5000), "5");
+  EXPECT_EQ(format_score(0), "0");
+  EXPECT_EQ(format_score(-12340), "-12.34");
+}
+
+TEST(RuleParser, HeaderModifiersExistsNotAndFull) {
+  RuleSet s = ok("rule A header:From:addr regex /@x\\.test$/\n"
+                 "rule B header:Subject:raw contains \"=?utf-8?\"\n"
+                 "rule C header:X-Mailer exists\n"
+                 "rule D subject not regex /^Re:/\n"
+                 "rule E full regex /^Received: /m\n"
+                 "rule F to not icontains \"x\"\n");
+  EXPECT_EQ(s.rules[0].header, "from:addr");
+  EXPECT_EQ(s.rules[1].header, "subject:raw");
+  EXPECT_EQ(s.rules[2].op, RuleOp::kExists);
+  EXPECT_EQ(s.rules[2].header, "x-mailer");
+  EXPECT_TRUE(s.rules[3].negate);
+  EXPECT_EQ(s.rules[3].op, RuleOp::kRegex);
+  EXPECT_EQ(s.rules[4].target, RuleTarget::kFull);
+  EXPECT_TRUE(rule_target_streamed(RuleTarget::kFull));
+  EXPECT_TRUE(s.rules[5].negate);
+  EXPECT_TRUE(s.rules[5].caseless);
+  EXPECT_EQ(err("rule A header:From:bogus regex /a/"),
+            "line 1: rule 'A': header modifier must be raw, addr or name");
+  EXPECT_EQ(err("rule A body exists"), "line 1: rule 'A': exists only applies to header targets");
+  EXPECT_EQ(err("rule A subject not exists"),
+            "line 1: rule 'A': 'not' must be followed by regex, contains or icontains");
+}
+
+TEST(RuleParser, MetaArithmeticAndComparisons) {
+  RuleSet s = ok("rule A helo contains \"a\"\nrule B helo contains \"b\"\nrule C helo contains \"c\"\n"
+                 "meta M (A + B + C) >= 2 && !(A * 3 - B == 1) || C != 0\n");
+  const Rule& m = s.rules[3];
+  ASSERT_EQ(m.op, RuleOp::kMeta);
+  EXPECT_EQ(m.meta[m.meta_root].kind, MetaNode::Kind::kOr);
+  // Constants are bounded, and a number glued to a name is refused.
+  EXPECT_EQ(err("rule A helo contains \"a\"\nmeta M A > 10000000\n"),
+            "line 2: rule 'M': meta constant must be an integer of at most 1000000");
+  EXPECT_EQ(err("rule A helo contains \"a\"\nmeta M A > 1x\n"),
+            "line 2: rule 'M': meta constant must be an integer");
+  EXPECT_EQ(err("rule A helo contains \"a\"\nmeta M A >\n"),
+            "line 2: rule 'M': expected a rule name, a number, '!' or '(' in meta expression");
 }
 
 }  // namespace
