@@ -115,15 +115,26 @@ std::string_view as_text(ByteSpan s) {
 Expected<bool> check_rule_expression(const Rule& r) {
   if (r.op != RuleOp::kRegex && r.op != RuleOp::kContains) return true;
   std::string pat = r.op == RuleOp::kContains ? escape_literal(r.pattern) : r.pattern;
-  hs_expr_info_t* info = nullptr;
   hs_compile_error_t* err = nullptr;
-  if (hs_expression_info(pat.c_str(), rule_flags(r), &info, &err) == HS_SUCCESS) {
-    std::free(info);
-    return true;
-  }
-  std::string msg = err && err->message ? err->message : "expression refused";
-  hs_free_compile_error(err);
-  return rule_error(r, "hyperscan: " + msg);
+  auto refused = [&]() -> Error {
+    std::string msg = err && err->message ? err->message : "expression refused";
+    hs_free_compile_error(err);
+    return rule_error(r, "hyperscan: " + msg);
+  };
+  // The parser's verdict (cheap): unsupported constructs, empty matches.
+  hs_expr_info_t* info = nullptr;
+  if (hs_expression_info(pat.c_str(), rule_flags(r), &info, &err) != HS_SUCCESS) return refused();
+  std::free(info);
+  // Only the compiler finds a pattern too large; compiling each alone costs ~10 ms, so only
+  // the long ones and those with bounded repeats are compiled here (a miss is still caught by
+  // the whole compile, just later).
+  const bool risky = pat.size() > 512 || pat.find('{') != std::string::npos;
+  if (!risky) return true;
+  hs_database_t* db = nullptr;
+  const unsigned int mode = rule_target_streamed(r.target) ? HS_MODE_STREAM : HS_MODE_BLOCK;
+  if (hs_compile(pat.c_str(), rule_flags(r), mode, nullptr, &db, &err) != HS_SUCCESS) return refused();
+  hs_free_database(db);
+  return true;
 }
 
 bool HsRules::wants_header(std::string_view key) const {

@@ -107,8 +107,9 @@ class HsRules {
   std::vector<uint32_t> negated_;                          // rules with Rule::negate
 };
 
-// Whether Hyperscan accepts one regex or literal rule's expression with the flags it would be
-// compiled with (hs_expression_info); other rules pass. Errors read like HsRules::compile's:
+// Whether Hyperscan accepts one regex or literal rule's expression with the flags and mode it
+// would be compiled with (hs_expression_info, and a compile of long patterns and of patterns
+// with bounded repeats, which the compiler alone may find too large); other rules pass. Errors read like HsRules::compile's:
 // "line N: rule 'X': hyperscan: ...". Used to sort out rules before a compile (scan/sa_cf.h).
 Expected<bool> check_rule_expression(const Rule& r);
 

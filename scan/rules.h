@@ -34,8 +34,8 @@ namespace mx::scan {
 constexpr size_t kMaxRulesTextBytes = 4u << 20;   // whole rule text
 constexpr size_t kMaxRules = 10000;               // rules (regex, literal, numeric and meta)
 constexpr size_t kMaxRuleNameLength = 64;         // [A-Za-z_][A-Za-z0-9_.-]*
-constexpr size_t kMaxRuleLineLength = 4096;       // one line, without its newline
-constexpr size_t kMaxRegexLength = 2048;          // pattern between the slashes / literal bytes
+constexpr size_t kMaxRuleLineLength = 20480;      // one line, without its newline
+constexpr size_t kMaxRegexLength = 16384;         // pattern between the slashes / literal bytes
 constexpr size_t kMaxRuleHeaderNameLength = 76;   // header:<Name> (RFC 5322 field name)
 constexpr size_t kMaxMetaDepth = 16;              // parentheses/! nesting, and meta-over-meta chains
 constexpr size_t kMaxMetaTerms = 256;             // rule references in one meta expression

@@ -150,9 +150,9 @@ TEST(RuleParser, Limits) {
   std::string longname(kMaxRuleNameLength + 1, 'a');
   EXPECT_EQ(err("rule " + longname + " body contains \"a\"").substr(0, 26), "line 1: invalid rule name ");
   std::string longline = "rule A body contains \"" + std::string(kMaxRuleLineLength, 'a') + "\"";
-  EXPECT_EQ(err(longline), "line 1: line longer than 4096 bytes");
+  EXPECT_EQ(err(longline), "line 1: line longer than 20480 bytes");
   std::string longre = "rule A body regex /" + std::string(kMaxRegexLength + 1, 'a') + "/";
-  EXPECT_EQ(err(longre), "line 1: rule 'A': regex longer than 2048 bytes");
+  EXPECT_EQ(err(longre), "line 1: rule 'A': regex longer than 16384 bytes");
   std::string many;
   for (size_t i = 0; i <= kMaxRules; ++i) many += "rule R" + std::to_string(i) + " body contains \"a\"\n";
   EXPECT_EQ(err(many), "line 10001: rule 'R10000': more than 10000 rules");
