@@ -66,7 +66,7 @@ bool valid_name(std::string_view n) {
   if (n.empty() || n.size() > kMaxRuleNameLength || !is_name_start(n[0])) return false;
   for (char c : n)
     if (!is_name_char(c)) return false;
-  return n != "score" && n != "action" && n != "rule" && n != "meta";
+  return n != "score" && n != "action" && n != "category" && n != "rule" && n != "meta";
 }
 
 template <typename Int>
@@ -251,9 +251,9 @@ Expected<bool> parse_operator(LineParser& p, Rule& r) {
   return p.fail(op.empty() ? "missing operator" : "unknown operator '" + std::string(op) + "'");
 }
 
-// [score N] [action A], in either order, each at most once.
+// [score N] [action A] [category C], in any order, each at most once.
 Expected<bool> parse_tail(LineParser& p, Rule& r) {
-  bool have_score = false, have_action = false;
+  bool have_score = false, have_action = false, have_category = false;
   while (!p.at_end()) {
     std::string_view k = p.word();
     if (k == "score" && !have_score) {
@@ -269,8 +269,16 @@ Expected<bool> parse_tail(LineParser& p, Rule& r) {
       else if (a == "quarantine") r.action = RuleAction::kQuarantine;
       else if (a == "reject") r.action = RuleAction::kReject;
       else return p.fail("action must be reject, quarantine, tag or none");
+    } else if (k == "category" && !have_category) {
+      have_category = true;
+      std::string_view c = p.word();
+      if (c == "spam") r.kind = RuleKind::kSpam;
+      else if (c == "phish") r.kind = RuleKind::kPhish;
+      else if (c == "bulk") r.kind = RuleKind::kBulk;
+      else if (c == "malware") r.kind = RuleKind::kMalware;
+      else return p.fail("category must be spam, phish, bulk or malware");
     } else {
-      return p.fail("unexpected '" + std::string(k.substr(0, 32)) + "' (expected score or action)");
+      return p.fail("unexpected '" + std::string(k.substr(0, 32)) + "' (expected score, action or category)");
     }
   }
   return true;

@@ -2,7 +2,8 @@
 //
 // One rule per line:
 //   rule NAME TARGET OPERATOR ARG [score N] [action reject|quarantine|tag|none]
-//   meta NAME EXPR               [score N] [action ...]
+//                                [category spam|phish|bulk|malware]
+//   meta NAME EXPR               [score N] [action ...] [category ...]
 // Operators: regex /.../[ism] (Hyperscan syntax), contains "literal", icontains "literal",
 // each optionally preceded by `not` (hits when no value matches); `exists` for header targets;
 // and > < >= <= == N for attachment_size. Meta expressions combine other rules with
@@ -65,6 +66,8 @@ constexpr size_t kRuleTargetCount = 15;
 
 enum class RuleOp : uint8_t { kRegex, kContains, kNumeric, kMeta, kExists };
 enum class RuleCmp : uint8_t { kGt, kLt, kGe, kLe, kEq };
+// What a hit means to policy (scan/policy.h RuleCategory has the same values in this order).
+enum class RuleKind : uint8_t { kSpam, kPhish, kBulk, kMalware };
 // Ordered by severity: the result's action is the most severe of the rules that hit.
 enum class RuleAction : uint8_t { kNone, kTag, kQuarantine, kReject };
 
@@ -97,6 +100,7 @@ struct Rule {
   uint32_t meta_root = 0;
   int64_t score = 0;    // thousandths of a point
   RuleAction action = RuleAction::kNone;
+  RuleKind kind = RuleKind::kSpam;  // `category spam|phish|bulk|malware`
 };
 
 struct RuleSet {

@@ -126,7 +126,7 @@ TEST(RuleParser, ErrorsNameLineAndRule) {
   EXPECT_EQ(err("rule A body contains \"a\" action drop"),
             "line 1: rule 'A': action must be reject, quarantine, tag or none");
   EXPECT_EQ(err("rule A body contains \"a\" score 1 score 2"),
-            "line 1: rule 'A': unexpected 'score' (expected score or action)");
+            "line 1: rule 'A': unexpected 'score' (expected score, action or category)");
   EXPECT_EQ(err("rule A header: contains \"a\""), "line 1: rule 'A': header name must be 1..76 characters");
 }
 
@@ -214,6 +214,17 @@ TEST(RuleParser, MetaArithmeticAndComparisons) {
             "line 2: rule 'M': meta constant must be an integer");
   EXPECT_EQ(err("rule A helo contains \"a\"\nmeta M A >\n"),
             "line 2: rule 'M': expected a rule name, a number, '!' or '(' in meta expression");
+}
+
+TEST(RuleParser, Category) {
+  RuleSet s = ok("rule A helo contains \"a\" category phish score 1\nrule B helo contains \"b\"\n"
+                 "meta M A && B category malware action reject\nrule N helo contains \"n\" category bulk\n");
+  EXPECT_EQ(s.rules[0].kind, RuleKind::kPhish);
+  EXPECT_EQ(s.rules[1].kind, RuleKind::kSpam);
+  EXPECT_EQ(s.rules[2].kind, RuleKind::kMalware);
+  EXPECT_EQ(s.rules[3].kind, RuleKind::kBulk);
+  EXPECT_EQ(err("rule A helo contains \"a\" category ham"),
+            "line 1: rule 'A': category must be spam, phish, bulk or malware");
 }
 
 }  // namespace
