@@ -75,16 +75,19 @@ def tree_cpu(root):
     return ticks / TICK, len(seen)
 
 
-def pick_files(top, n):
-    """The first n messages under top, sorted by file name, then by subset (so the subsets
-    interleave: easy-ham-1/00001.eml, easy-ham-2/00001.eml, ..., spam-2/00001.eml, .../00002.eml)."""
+def pick_files(top, n, order):
+    """The first n .eml files under top. order "path": sorted by relative path, as bench_scan
+    (bench/scan_corpus.cc) picks them (easy-ham-1/00001.eml ... easy-ham-1/02500.eml,
+    easy-ham-2/...). order "interleave": by file name, then subset, so the subsets alternate
+    (easy-ham-1/00001.eml, easy-ham-2/00001.eml, ..., spam-2/00001.eml, .../00002.eml, ...)."""
     found = []
     for d, dirs, files in os.walk(top):
         dirs[:] = [x for x in dirs if not x.startswith(".")]
         for f in files:
             if f.endswith(".eml"):
-                found.append((f, os.path.relpath(os.path.join(d, f), top)))
-    found.sort()
+                rel = os.path.relpath(os.path.join(d, f), top)
+                found.append((f, rel) if order == "interleave" else (rel, rel))
+    found.sort(key=lambda t: (t[0].encode(), t[1].encode()))  # byte order, like std::sort on paths
     return [os.path.join(top, rel) for _, rel in found[:n]]
 
 
@@ -164,6 +167,7 @@ def main():
     ap.add_argument("--pid", type=int, help="root of the daemon's process tree (for CPU time)")
     ap.add_argument("--dir", required=True)
     ap.add_argument("--messages", type=int, required=True)
+    ap.add_argument("--order", choices=["path", "interleave"], default="path")
     ap.add_argument("--warmup", type=int, default=5, help="messages sent first, not counted")
     ap.add_argument("--parallel", type=int, default=1, help="requests in flight (1..16)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds per message")
@@ -180,10 +184,10 @@ def main():
 
     def fail(msg):
         res["error"] = msg
-        print(json.dumps(res), flush=True)
+        print(json.dumps(res, separators=(",", ":")), flush=True)
         sys.exit(1)
 
-    files = pick_files(a.dir, a.messages)
+    files = pick_files(a.dir, a.messages, a.order)
     if not files:
         fail("no .eml files under %s (run scripts/fetch-corpus)" % a.dir)
     ping = sa_ping if a.peer == "spamassassin" else rs_ping
@@ -263,7 +267,7 @@ def main():
     cpu1, _ = tree_cpu(a.pid) if a.pid else (None, 0)
 
     n, b = stats["messages"], stats["bytes"]
-    res.update({"messages": n, "bytes": b, "parallel": a.parallel, "warmup": a.warmup})
+    res.update({"messages": n, "bytes": b, "order": a.order, "parallel": a.parallel, "warmup": a.warmup})
     if cpu0 is not None and cpu1 is not None:
         cpu = cpu1 - cpu0
         res["cpu_s"] = round(cpu, 2)
@@ -288,7 +292,7 @@ def main():
                 f.write("\t".join(row) + "\n")
     if a.pid and not alive(a.pid):
         res["error"] = "daemon exited during the run"
-    print(json.dumps(res), flush=True)
+    print(json.dumps(res, separators=(",", ":")), flush=True)
     sys.exit(1 if "error" in res else 0)
 
 

@@ -3,7 +3,7 @@
 #
 #   bench/peers/run.sh [--messages N] [--sa-messages N] [--rspamd-messages N] [--dir DIR]
 #                      [--only spamassassin|rspamd] [--max-seconds S] [--parallel P]
-#                      [--warmup W] [--results-dir D] [--keep]
+#                      [--warmup W] [--interleave] [--results-dir D] [--keep]
 #
 # Each daemon is started here, on 127.0.0.1 and a free port, from a private temp dir, with one
 # scanning process (so the numbers are per core) and network tests off; it is stopped by PID
@@ -26,6 +26,7 @@ warmup=5
 results_dir=""
 ready_timeout=180
 keep=0
+order=path
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
@@ -40,6 +41,7 @@ while (($#)); do
     --warmup) warmup=$2; shift 2 ;;
     --results-dir) results_dir=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --interleave) order=interleave; shift ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown argument $1" >&2; usage ;;
   esac
@@ -146,7 +148,7 @@ free_port() {
 
 status=0
 json_error() { # peer, message
-  $PY -c 'import json, sys; print(json.dumps({"peer": sys.argv[1], "error": sys.argv[2]}))' "$1" "$2"
+  $PY -c 'import json, sys; print(json.dumps({"peer": sys.argv[1], "error": sys.argv[2]}, separators=(",", ":")))' "$1" "$2"
   status=1
 }
 
@@ -156,7 +158,7 @@ client() { # peer port wrapper-pid messages version cmd [client args...]
   local extra=()
   [[ -z $results_dir ]] || extra+=(--results "$results_dir/$peer.tsv")
   out=$($PY "$here/client.py" --peer "$peer" --port "$port" --pid "$pid" --dir "$dir" \
-    --messages "$n" --warmup "$warmup" --parallel "$parallel" --max-seconds "$max_seconds" \
+    --messages "$n" --order "$order" --warmup "$warmup" --parallel "$parallel" --max-seconds "$max_seconds" \
     --ready-timeout "$ready_timeout" --version "$ver" --flags "$cmd" "${extra[@]}" "$@") || rc=$?
   [[ -z $out ]] || printf '%s\n' "$out"
   if ((rc)); then
