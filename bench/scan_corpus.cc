@@ -1,7 +1,7 @@
 // bench/scan_corpus.cc — bench_scan: the scan pipeline over a directory tree of messages (the
 // SpamAssassin public corpus fetched by scripts/fetch-corpus), per core.
 //
-//   bench_scan --mode MODE [--dir DIR] [--messages N] [--repeat R] [--cpu C] [--max-seconds S]
+//   bench_scan --mode MODE [--dir DIR] [--messages N] [--interleave] [--repeat R] [--cpu C] [--max-seconds S]
 //              [--sa-dirs D1:D2] [--rules-blob FILE] [--av-db DIR]
 //   MODE:
 //     summary  parse every message once with the MIME parser and print the structure counts
@@ -15,12 +15,15 @@
 //              through MessageScanner (no AV).
 //     full     MessageScanner plus libclamav on every AV object (the engine loaded from --av-db,
 //              by default a database of EICAR signatures written with sigtool) plus policy.
+// The first N messages in path order, or with --interleave by file name then path (the corpus's
+// groups alternate: spam and ham mixed; bench/peers/run.sh --interleave picks the same files).
 // Messages are read into memory first (each file's leading mbox "From " line dropped); then the pass over them is timed with the thread's
 // CPU clock (CLOCK_THREAD_CPUTIME_ID) and the wall clock, --repeat times over the set, bounded by
 // --max-seconds. Prints one JSON line: mode, messages, bytes, cpu_s, wall_s, msgs_per_cpu_s,
 // mb_per_cpu_s, and the mode's counts (spam/malware verdicts, rule hits).
 // Rules: --rules-blob FILE is loaded if it exists, else the rules are compiled from --sa-dirs
 // (default /usr/share/spamassassin:/etc/spamassassin) and written there (compiling takes ~20 s).
+// --rules-text FILE compiles a rule-language text instead (e.g. a subset, to see what costs).
 #include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -105,16 +108,17 @@ struct CountingSink : MimeSink {
 
 struct Args {
   std::string mode = "mime", dir = "var/corpus/sa", sa_dirs = "/usr/share/spamassassin:/etc/spamassassin";
-  std::string rules_blob, av_db;
+  std::string rules_blob, av_db, rules_text;
   size_t messages = 0;
+  bool interleave = false;
   int repeat = 1, cpu = -1;
   double max_seconds = 120;
 };
 
 int usage() {
   std::fprintf(stderr,
-               "usage: bench_scan --mode summary|mime|decode|rules|full [--dir DIR] [--messages N] [--repeat R]\n"
-               "                  [--cpu C] [--max-seconds S] [--sa-dirs D1:D2] [--rules-blob FILE] [--av-db DIR]\n");
+               "usage: bench_scan --mode summary|mime|decode|rules|full [--dir DIR] [--messages N] [--interleave] [--repeat R]\n"
+               "                  [--cpu C] [--max-seconds S] [--sa-dirs D1:D2] [--rules-blob FILE] [--rules-text FILE] [--av-db DIR]\n");
   return 2;
 }
 
@@ -123,7 +127,14 @@ std::vector<std::string> load_messages(const Args& a) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(a.dir, ec), end; !ec && it != end; it.increment(ec))
     if (it->is_regular_file(ec) && it->path().extension() == ".eml") paths.push_back(it->path());
-  std::sort(paths.begin(), paths.end());
+  if (a.interleave) {  // by file name, then path: the corpus's groups alternate (as bench/peers)
+    std::sort(paths.begin(), paths.end(), [](const fs::path& x, const fs::path& y) {
+      const std::string fx = x.filename().string(), fy = y.filename().string();
+      return fx != fy ? fx < fy : x.string() < y.string();
+    });
+  } else {
+    std::sort(paths.begin(), paths.end());
+  }
   if (a.messages && paths.size() > a.messages) paths.resize(a.messages);
   std::vector<std::string> out;
   out.reserve(paths.size());
@@ -138,6 +149,7 @@ std::vector<std::string> load_messages(const Args& a) {
 }
 
 mx::Expected<HsRules> load_rules(const Args& a) {
+  if (!a.rules_text.empty()) return HsRules::compile(read_file(a.rules_text));
   if (!a.rules_blob.empty() && fs::exists(a.rules_blob)) {
     std::string blob = read_file(a.rules_blob);
     return HsRules::deserialize(bytes(blob));
@@ -304,6 +316,10 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
+    if (k == "--interleave") {
+      a.interleave = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage();
     std::string v = argv[++i];
     if (k == "--mode") a.mode = v;
@@ -315,6 +331,7 @@ int main(int argc, char** argv) {
     else if (k == "--sa-dirs") a.sa_dirs = v;
     else if (k == "--rules-blob") a.rules_blob = v;
     else if (k == "--av-db") a.av_db = v;
+    else if (k == "--rules-text") a.rules_text = v;
     else return usage();
   }
   if (a.cpu >= 0) {

@@ -5,7 +5,8 @@
 #   2. MIME parsing and decoding alone over the whole corpus;
 #   3. MIME + Debian's SpamAssassin rules compiled to Hyperscan, and 4. the full pipeline with
 #      libclamav (an EICAR test database) and policy, each on the same first N messages the
-#      peers get (SA_N for spamd, RS_N for Rspamd);
+#      peers get (SA_N for spamd, RS_N for Rspamd; --interleave order: ham and spam groups
+#      alternate);
 #   5. bench/peers/run.sh: spamd/spamc and Rspamd, network tests off, one scanning process each;
 # then prints the ratios of messages and MB per CPU-second. Ours runs on one pinned CPU (CPU, default
 # 1) and is measured with the thread's CPU clock; the peers' CPU is their daemons' utime+stime.
@@ -31,15 +32,15 @@ for n in "$SA_N" "$RS_N"; do
   echo "== first $n messages: MIME + SpamAssassin rules (Hyperscan), then + libclamav + policy (x3 each, best)"
   best_r=0; best_f=0; mb_r=0; mb_f=0
   for _ in 1 2 3; do
-    l=$("$B/bench/bench_scan" --mode rules --messages "$n" --rules-blob "$blob" --cpu "$CPU" --max-seconds 60 2>/dev/null); echo "$l"
+    l=$("$B/bench/bench_scan" --mode rules --interleave --messages "$n" --rules-blob "$blob" --cpu "$CPU" --max-seconds 60 2>/dev/null); echo "$l"
     v=$(field msgs_per_cpu_s <<<"$l"); awk -v a="$v" -v b="$best_r" 'BEGIN{exit !(a>b)}' && { best_r=$v; mb_r=$(field mb_per_cpu_s <<<"$l"); }
-    l=$("$B/bench/bench_scan" --mode full --messages "$n" --rules-blob "$blob" --cpu "$CPU" --max-seconds 60 2>/dev/null); echo "$l"
+    l=$("$B/bench/bench_scan" --mode full --interleave --messages "$n" --rules-blob "$blob" --cpu "$CPU" --max-seconds 60 2>/dev/null); echo "$l"
     v=$(field msgs_per_cpu_s <<<"$l"); awk -v a="$v" -v b="$best_f" 'BEGIN{exit !(a>b)}' && { best_f=$v; mb_f=$(field mb_per_cpu_s <<<"$l"); }
   done
   ours_rules[$n]=$best_r; ours_full[$n]=$best_f; ours_rules_mb[$n]=$mb_r; ours_full_mb[$n]=$mb_f
 done
 echo "== peers (bench/peers/run.sh)"
-peers=$(bench/peers/run.sh --sa-messages "$SA_N" --rspamd-messages "$RS_N" | tee /dev/stderr | grep '^{' || true)
+peers=$(bench/peers/run.sh --interleave --sa-messages "$SA_N" --rspamd-messages "$RS_N" | tee /dev/stderr | grep '^{' || true)
 sa=$(grep '"peer":"spamassassin"' <<<"$peers" || true)
 rs=$(grep '"peer":"rspamd"' <<<"$peers" || true)
 echo "== ratios (per CPU-second)"

@@ -141,6 +141,15 @@ bool HsRules::wants_header(std::string_view key) const {
   return header_db_.find(key) != header_db_.end() || header_exists_.find(key) != header_exists_.end();
 }
 
+std::vector<std::string> HsRules::header_keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : header_db_) out.push_back(k);
+  for (const auto& [k, v] : header_exists_) out.push_back(k);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 Expected<bool> HsRules::index() {
   target_db_.fill(-1);
   header_exists_.clear();

@@ -88,6 +88,8 @@ class HsRules {
   size_t database_count() const { return dbs_.size(); }
   // True when some rule reads header key `key` (lowercase field name, or "name:modifier").
   bool wants_header(std::string_view key) const;
+  // Every header key some rule reads (field names and "name:modifier" keys), sorted.
+  std::vector<std::string> header_keys() const;
 
  private:
   friend class RuleMatcher;

@@ -69,6 +69,15 @@ MessageScanner::MessageScanner(const HsRules& rules, RuleMatcher matcher, const 
   wants_tocc_ = rules.wants_header("tocc");
   wants_msgid_ = rules.wants_header("messageid");
   scratch_.resize(kMaxHeaderField * 4);
+  all_.reserve(kMaxAllHeaderBytes);
+  subject_.reserve(kMaxHeaderField * 4);
+  for (const std::string& k : rules.header_keys()) {
+    size_t c = k.find(':');
+    if (c == std::string::npos) continue;
+    std::string_view mod = std::string_view(k).substr(c + 1);
+    auto& set = mod == "raw" ? want_raw_ : mod == "addr" ? want_addr_ : want_name_;
+    if (mod == "raw" || mod == "addr" || mod == "name") set.insert(k.substr(0, c));
+  }
 }
 
 MessageScanner::~MessageScanner() = default;
@@ -81,8 +90,7 @@ void MessageScanner::begin(const Envelope& env) {
   out_.av_objects_truncated = false;
   out_.message_bytes = 0;
   raw_.clear();
-  for (std::string& c : copies_) c.clear();
-  copies_.clear();
+  n_copies_ = 0;  // the strings stay allocated for the next messages
   copied_ = 0;
   reading_copy_.fill(kNone);
   open_part_ = UINT32_MAX;
@@ -129,23 +137,23 @@ void MessageScanner::header_variant(std::string_view name, std::string_view suff
 }
 
 void MessageScanner::headers(const PartInfo& part) {
-  std::string all;
-  std::string_view subject;
-  std::string subject_copy;
+  all_.clear();
+  subject_.clear();
+  bool have_subject = false;
   for (const HeaderField& f : part.headers) {
     size_t len = 0;
     decode_encoded_words(f.value, iconv_.get(), scratch_.data(), scratch_.size(), len);
     std::string_view decoded(scratch_.data(), len);
     matcher_.header(f.name, as_bytes(decoded));
-    if (iequals(f.name, "subject") && subject.empty()) {
-      subject_copy.assign(decoded);
-      subject = subject_copy;
+    if (iequals(f.name, "subject") && !have_subject) {
+      subject_.assign(decoded);
+      have_subject = true;
     }
-    if (wants_all_ && all.size() + f.name.size() + f.value.size() + 3 <= kMaxAllHeaderBytes) {
-      all.append(f.name);
-      all += ": ";
-      all.append(f.value);
-      all += '\n';
+    if (wants_all_ && all_.size() + f.name.size() + f.value.size() + 3 <= kMaxAllHeaderBytes) {
+      all_.append(f.name);
+      all_ += ": ";
+      all_.append(f.value);
+      all_ += '\n';
     }
     if (wants_tocc_ && (iequals(f.name, "to") || iequals(f.name, "cc")))
       matcher_.header("tocc", as_bytes(decoded));
@@ -159,10 +167,9 @@ void MessageScanner::headers(const PartInfo& part) {
       low[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     }
     std::string_view lname(low.data(), f.name.size());
-    std::string key(lname);
-    if (rules_->wants_header(key + ":raw")) header_variant(lname, ":raw", f.value);
-    const bool want_addr = rules_->wants_header(key + ":addr");
-    const bool want_name = rules_->wants_header(key + ":name");
+    if (want_raw_.contains(lname)) header_variant(lname, ":raw", f.value);
+    const bool want_addr = want_addr_.contains(lname);
+    const bool want_name = want_name_.contains(lname);
     if (!want_addr && !want_name) continue;
     // Each comma-separated mailbox: "Name <addr>" or a bare address (quoted commas aside).
     std::string_view v = decoded;
@@ -188,10 +195,20 @@ void MessageScanner::headers(const PartInfo& part) {
       if (want_name) header_variant(lname, ":name", display);
     }
   }
-  if (wants_all_) matcher_.header("all", as_bytes(all));
+  if (wants_all_) matcher_.header("all", as_bytes(all_));
   // SpamAssassin's body text starts with the subject.
-  matcher_.body(as_bytes(subject));
+  matcher_.body(as_bytes(subject_));
   matcher_.body(as_bytes("\n"));
+}
+
+int32_t MessageScanner::new_copy() {
+  if (n_copies_ >= kMaxAvObjects) {
+    out_.av_objects_truncated = true;
+    return kNoCopy;
+  }
+  if (n_copies_ == copies_.size()) copies_.emplace_back();
+  copies_[n_copies_].clear();
+  return static_cast<int32_t>(n_copies_++);
 }
 
 void MessageScanner::copy_for_av(int32_t copy, ByteSpan data) {
@@ -225,12 +242,8 @@ void MessageScanner::on_part_data(const PartInfo& part, uint32_t reading, ByteSp
     const bool text_reading = reading < part.n_readings && part.readings[reading].text;
     if (!ambiguous && text_reading && texty(detect_true_type(decoded))) {
       slot = kNoCopy;
-    } else if (copies_.size() >= kMaxAvObjects) {
-      out_.av_objects_truncated = true;
-      slot = kNoCopy;
     } else {
-      copies_.emplace_back();
-      slot = static_cast<int32_t>(copies_.size() - 1);
+      slot = new_copy();
     }
   }
   copy_for_av(slot, decoded);
@@ -248,13 +261,7 @@ void MessageScanner::on_uu_data(const PartInfo& part, const UuBlock& block, Byte
   if (uu_copy_ == kNone || uu_part_ != part.id || uu_index_ != block.index) {
     uu_part_ = part.id;
     uu_index_ = block.index;
-    if (copies_.size() >= kMaxAvObjects) {
-      out_.av_objects_truncated = true;
-      uu_copy_ = kNoCopy;
-    } else {
-      copies_.emplace_back();
-      uu_copy_ = static_cast<int32_t>(copies_.size() - 1);
-    }
+    uu_copy_ = new_copy();
   }
   copy_for_av(uu_copy_, decoded);
 }
@@ -292,8 +299,8 @@ const ScanOutcome& MessageScanner::finish() {
     out_.hits.push_back(RuleHit{r.name, r.score, category_of(r.kind)});
   }
   out_.av_objects.push_back(AvObject{as_bytes(raw_), 0, true});
-  for (const std::string& c : copies_)
-    if (!c.empty()) out_.av_objects.push_back(AvObject{as_bytes(c), 0, false});
+  for (size_t i = 0; i < n_copies_; ++i)
+    if (const std::string& c = copies_[i]; !c.empty()) out_.av_objects.push_back(AvObject{as_bytes(c), 0, false});
   return out_;
 }
 

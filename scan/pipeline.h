@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -107,13 +108,15 @@ class MessageScanner final : private MimeSink {
   void headers(const PartInfo& part);
   void header_variant(std::string_view name, std::string_view suffix, std::string_view value);
   void copy_for_av(int32_t copy, ByteSpan data);
+  int32_t new_copy();  // a cleared copy slot, or kNoCopy past kMaxAvObjects (flagged)
 
   const HsRules* rules_;
   RuleMatcher matcher_;
   MimeParser parser_;
   ScanOutcome out_;
   std::string raw_;                    // the whole message, for AV
-  std::vector<std::string> copies_;    // decoded objects, for AV
+  std::vector<std::string> copies_;    // decoded objects, for AV: the first n_copies_ are in use
+  size_t n_copies_ = 0;
   uint64_t copied_ = 0;
   // The reading being delivered: its copy in copies_, or kNoCopy (not copied), or kNone.
   static constexpr int32_t kNone = -1, kNoCopy = -2;
@@ -126,6 +129,9 @@ class MessageScanner final : private MimeSink {
   uint8_t eoh_state_ = 0;              // 1: after LF; 2: after LF CR
   bool wants_all_ = false, wants_tocc_ = false, wants_msgid_ = false;
   std::string scratch_;                // decoded header values
+  std::string all_, subject_;          // the "all" pseudo-header; the decoded subject
+  // Field names (lowercase) whose :raw, :addr, :name forms some rule reads.
+  std::set<std::string, std::less<>> want_raw_, want_addr_, want_name_;
   std::unique_ptr<IconvCache> iconv_;
 };
 
