@@ -105,7 +105,7 @@ class SaReader {
   Expected<bool> read(std::span<const SaFile> files);
   // Per-rule translation and checks (parse_rules on the line alone, Hyperscan's expression check);
   // failures become unsupported.
-  void check_rules();
+  void check_rules(bool hyperscan = true);
   // The rule text for the current state. line_names[i] is the rule on output line i + 1.
   std::string emit(std::vector<std::string>& line_names, std::set<std::string>& dropped_metas);
   void drop(const std::string& name, std::string reason) {
@@ -599,7 +599,7 @@ bool SaReader::translate(const std::string& name, const Def& d, std::string& out
   return true;
 }
 
-void SaReader::check_rules() {
+void SaReader::check_rules(bool hyperscan) {
   for (const std::string& name : order_) {
     Def& d = defs_[name];
     if (!d.reason.empty()) continue;
@@ -615,6 +615,7 @@ void SaReader::check_rules() {
       d.reason = error_reason(set.error().message);
       continue;
     }
+    if (!hyperscan) continue;
     if (auto ok = check_rule_expression(set->rules[0]); !ok) d.reason = error_reason(ok.error().message);
   }
 }
@@ -698,10 +699,10 @@ Expected<std::string> settle(SaReader& reader, std::set<std::string>& dropped_me
 
 }  // namespace
 
-Expected<SaTranslation> translate_sa_cf(std::span<const SaFile> files) {
+Expected<SaTranslation> translate_sa_cf(std::span<const SaFile> files, bool check_expressions) {
   SaReader reader;
   if (auto r = reader.read(files); !r) return r.error();
-  reader.check_rules();
+  reader.check_rules(check_expressions);
   std::set<std::string> dropped;
   auto text = settle(reader, dropped);
   if (!text) return text.error();

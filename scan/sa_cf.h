@@ -91,8 +91,10 @@ struct SaTranslation {
 // Reads the files in order (as SpamAssassin does: the .pre files first, then the .cf files
 // sorted by name) and translates. Fails only on a broken bound (too many files, bytes, rules,
 // nesting) or an unbalanced if/endif, naming the file and line; rules that cannot be translated
-// are listed, not errors.
-Expected<SaTranslation> translate_sa_cf(std::span<const SaFile> files);
+// are listed, not errors. With check_expressions, every regex is also checked with
+// check_rule_expression (Hyperscan) and the refused ones are listed; without, only the rule
+// language's parser checks them (faster; compile_sa_cf always checks).
+Expected<SaTranslation> translate_sa_cf(std::span<const SaFile> files, bool check_expressions = true);
 
 struct SaCompiled {
   HsRules rules;
