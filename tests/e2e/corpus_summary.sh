@@ -6,7 +6,7 @@
 set -euo pipefail
 root=${MX_SOURCE_ROOT:?}
 tool=${SCAN_CORPUS:?}
-"$root/scripts/fetch-corpus" "$root/var/corpus"
+"$root/scripts/fetch-corpus" "$root/var/corpus/sa"
 manifest=$root/var/corpus/sa/MANIFEST.tsv
 want=$(grep -vc '^subset' "$manifest")
 out=$("$tool" --mode summary --dir "$root/var/corpus/sa")
