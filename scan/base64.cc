@@ -30,10 +30,6 @@ constexpr std::array<uint8_t, 256> make_table() {
 }
 constexpr std::array<uint8_t, 256> kTable = make_table();
 
-struct BlockResult {
-  size_t consumed;   // characters decoded, a multiple of 32
-  size_t first_bad;  // in the block that stopped the loop: index of its first non-alphabet byte
-};
 
 #if defined(__x86_64__)
 // Maps 32 ASCII characters to sextets; `valid` gets one bit per byte in the alphabet. Bytes
@@ -72,17 +68,34 @@ __attribute__((target("avx2"))) inline void pack_store_avx2(__m256i s, uint8_t* 
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 12), _mm256_extracti128_si256(bytes, 1));
 }
 
-__attribute__((target("avx2"))) BlockResult blocks_avx2(const uint8_t* p, size_t n, uint8_t* out) {
-  size_t i = 0;
+// From a quantum boundary: whole 32-byte blocks, the whole quanta before a non-alphabet byte,
+// and runs of whitespace that start at a quantum boundary (line breaks) — everything that needs
+// no decoder state. Stops where the scalar path must take over (a non-whitespace byte, or one
+// inside a quantum) or fewer than 32 bytes remain. Returns the bytes consumed; `produced` gets
+// the bytes written. Stores write up to 4 bytes of slack past what they produce, and a block
+// with a non-alphabet byte writes garbage past its whole quanta: later output overwrites both,
+// and they stay within Base64Decoder::max_output.
+__attribute__((target("avx2"))) size_t fast_avx2(const uint8_t* p, size_t n, uint8_t* out, size_t& produced) {
+  size_t i = 0, o = 0;
   while (n - i >= 32) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
     uint32_t valid = 0;
     const __m256i s = sextets_avx2(x, valid);
-    if (valid != 0xFFFFFFFFu) return {i, static_cast<size_t>(__builtin_ctz(~valid))};
-    pack_store_avx2(s, out + i / 4 * 3);
-    i += 32;
+    pack_store_avx2(s, out + o);
+    if (valid == 0xFFFFFFFFu) {
+      i += 32;
+      o += 24;
+      continue;
+    }
+    const size_t bad = static_cast<size_t>(__builtin_ctz(~valid));
+    const size_t q = bad / 4 * 4;
+    i += q;
+    o += q / 4 * 3;
+    if (bad != q || kTable[p[i]] != kWs) break;
+    while (i < n && kTable[p[i]] == kWs) ++i;
   }
-  return {i, 0};
+  produced = o;
+  return i;
 }
 #endif
 
@@ -146,17 +159,14 @@ size_t Base64Decoder::decode(ByteSpan in, uint8_t* out) noexcept {
 #if defined(__x86_64__)
   while (avx2_ && n - i >= 32) {
     if (nq_ == 0 && !padded_) {
-      BlockResult r = blocks_avx2(p + i, n - i, out + o);
-      i += r.consumed;
-      o += r.consumed / 4 * 3;
+      size_t produced = 0;
+      const size_t consumed = fast_avx2(p + i, n - i, out + o, produced);
+      i += consumed;
+      o += produced;
       if (n - i < 32) break;
-      // The block at i holds a non-alphabet byte at first_bad: decode through it one by one.
-      o += decode_scalar(p + i, r.first_bad + 1, out + o);
-      i += r.first_bad + 1;
-      continue;
     }
-    // Mid-quantum (a line not a multiple of 4, or after padding): one character at a time
-    // until the quantum completes.
+    // A byte the vector path cannot take (mid-quantum, padding, invalid): one at a time until
+    // the state is back at a quantum boundary.
     o += decode_scalar(p + i, 1, out + o);
     ++i;
   }
