@@ -11,96 +11,14 @@
 #include <sstream>
 
 #include "dataplane/toml.h"
+#include "dataplane/toml_reader.h"
 
 namespace mx::cfg {
 namespace {
 
 using Kind = TomlValue::Kind;
 
-class Reader {
- public:
-  Reader(const std::string& src, const TomlTable& t) : src_(src), t_(t) {}
-
-  std::string where(const TomlValue& v, const std::string& key) const {
-    return src_ + ":" + std::to_string(v.line) + ": " + section() + "key '" + key + "': ";
-  }
-  std::string section() const { return t_.name.empty() ? "" : "[" + t_.name + "] "; }
-
-  // Every key of the table must be one of `known`.
-  std::optional<Error> unknown_keys(std::initializer_list<const char*> known) const {
-    for (const auto& entry : t_.entries) {
-      const std::string& key = entry.first;
-      bool ok = std::any_of(known.begin(), known.end(), [&](const char* n) { return key == n; });
-      if (!ok)
-        return Error{src_ + ":" + std::to_string(entry.second.line) + ": " + section() + "unknown key '" + key + "'"};
-    }
-    return std::nullopt;
-  }
-
-  const TomlValue* get(const std::string& key, Kind kind, std::optional<Error>& err) const {
-    const TomlValue* v = t_.find(key);
-    if (!v || err) return nullptr;
-    if (v->kind != kind) {
-      err = Error{where(*v, key) + "expected " + kind_name(kind) + ", got " + kind_name(v->kind)};
-      return nullptr;
-    }
-    return v;
-  }
-
-  void str(const std::string& key, std::string& out, std::optional<Error>& err) const {
-    if (auto* v = get(key, Kind::kString, err)) out = v->str;
-  }
-  void boolean(const std::string& key, bool& out, std::optional<Error>& err) const {
-    if (auto* v = get(key, Kind::kBool, err)) out = v->b;
-  }
-  template <typename T>
-  void uint(const std::string& key, T& out, uint64_t lo, uint64_t hi, std::optional<Error>& err) const {
-    auto* v = get(key, Kind::kInt, err);
-    if (!v) return;
-    if (v->i < 0 || static_cast<uint64_t>(v->i) < lo || static_cast<uint64_t>(v->i) > hi) {
-      err = Error{where(*v, key) + std::to_string(v->i) + " is out of range " + std::to_string(lo) + ".." +
-                  std::to_string(hi)};
-      return;
-    }
-    out = static_cast<T>(v->i);
-  }
-  void uint_list(const std::string& key, std::vector<uint32_t>& out, uint64_t hi, std::optional<Error>& err) const {
-    auto* v = get(key, Kind::kArray, err);
-    if (!v) return;
-    out.clear();
-    for (const TomlValue& e : v->arr) {
-      if (e.kind != Kind::kInt || e.i < 0 || static_cast<uint64_t>(e.i) > hi) {
-        err = Error{where(e, key) + "expected integers 0.." + std::to_string(hi)};
-        return;
-      }
-      if (std::find(out.begin(), out.end(), e.i) != out.end()) {
-        err = Error{where(e, key) + std::to_string(e.i) + " listed twice"};
-        return;
-      }
-      out.push_back(static_cast<uint32_t>(e.i));
-    }
-  }
-  void str_list(const std::string& key, std::vector<std::string>& out, std::optional<Error>& err) const {
-    auto* v = get(key, Kind::kArray, err);
-    if (!v) return;
-    for (const TomlValue& e : v->arr) {
-      if (e.kind != Kind::kString) {
-        err = Error{where(e, key) + "expected strings"};
-        return;
-      }
-      out.push_back(e.str);
-    }
-  }
-  std::optional<Error> missing(const std::string& key) const {
-    if (t_.find(key)) return std::nullopt;
-    return Error{src_ + ":" + std::to_string(t_.line) + ": " + section() + "missing key '" + key + "'"};
-  }
-  const TomlValue* raw(const std::string& key) const { return t_.find(key); }
-
- private:
-  const std::string& src_;
-  const TomlTable& t_;
-};
+using Reader = TomlReader;
 
 bool valid_pci(const std::string& s) {
   // Domain:Bus:Device.Function, e.g. 0000:01:00.0
@@ -266,6 +184,48 @@ std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSec
   return std::nullopt;
 }
 
+// Paths in [gateway] are relative to the config file's directory.
+std::string resolve_path(const std::string& config_path, const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  const size_t slash = config_path.rfind('/');
+  return slash == std::string::npos ? p : config_path.substr(0, slash + 1) + p;
+}
+
+std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, GatewaySection& g) {
+  Reader r(src, t);
+  if (auto err = r.unknown_keys({"smtp_port", "hostname", "tenants", "tls_cert", "tls_key", "av_database", "log_file",
+                                 "quarantine_dir", "av_threads", "scan_cpu", "max_sessions", "max_message_size"}))
+    return err;
+  for (const char* k : {"tenants", "av_database", "log_file", "quarantine_dir"})
+    if (auto err = r.missing(k)) return err;
+  std::optional<Error> err;
+  g.enabled = true;
+  g.line = t.line;
+  uint32_t cpu = 0;
+  r.uint("smtp_port", g.smtp_port, 1, 65535, err);
+  r.str("hostname", g.hostname, err);
+  r.str("tenants", g.tenants, err);
+  r.str("tls_cert", g.tls_cert, err);
+  r.str("tls_key", g.tls_key, err);
+  r.str("av_database", g.av_database, err);
+  r.str("log_file", g.log_file, err);
+  r.str("quarantine_dir", g.quarantine_dir, err);
+  r.uint("av_threads", g.av_threads, 1, 64, err);
+  r.uint("scan_cpu", cpu, 0, 4095, err);
+  r.uint("max_sessions", g.max_sessions, 16, kMaxGatewaySessions, err);
+  r.uint("max_message_size", g.max_message_size, 1024, 1ull << 30, err);
+  if (err) return err;
+  if (r.raw("scan_cpu")) g.scan_cpu = cpu;
+  if (g.hostname.empty() || g.hostname.size() > 253 ||
+      g.hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)
+    return Error{r.where(*r.raw("hostname"), "hostname") + "'" + g.hostname + "' is not a host name"};
+  if (g.tls_cert.empty() != g.tls_key.empty())
+    return Error{src + ":" + std::to_string(t.line) + ": [gateway] tls_cert and tls_key go together"};
+  for (std::string* p : {&g.tenants, &g.tls_cert, &g.tls_key, &g.av_database, &g.log_file, &g.quarantine_dir})
+    *p = resolve_path(src, *p);
+  return std::nullopt;
+}
+
 std::optional<Error> cross_check(const std::string& src, Config& c, const TomlDoc& doc) {
   auto line_of = [&](const char* table) {
     for (const auto& t : doc.tables)
@@ -294,7 +254,7 @@ Expected<Config> parse_config(std::string_view text, const std::string& source) 
   if (!doc) return doc.error();
   Config c;
   c.path = source;
-  bool have_eal = false, have_dp = false, have_tcp = false;
+  bool have_eal = false, have_dp = false, have_tcp = false, have_gw = false;
   for (const TomlTable& t : doc->tables) {
     std::optional<Error> err;
     if (t.name.empty()) {
@@ -313,9 +273,12 @@ Expected<Config> parse_config(std::string_view text, const std::string& source) 
     } else if (t.name == "tcp" && !t.array && !have_tcp) {
       have_tcp = true;
       err = read_tcp(source, t, c.tcp);
+    } else if (t.name == "gateway" && !t.array && !have_gw) {
+      have_gw = true;
+      err = read_gateway(source, t, c.gateway);
     } else {
       err = Error{source + ":" + std::to_string(t.line) + ": unknown section " + (t.array ? "[[" : "[") + t.name +
-                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane], [tcp])"};
+                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane], [tcp], [gateway])"};
     }
     if (err) return *err;
   }

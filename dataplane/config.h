@@ -82,12 +82,32 @@ struct TcpSection {
   uint32_t source_after_ms = 2000;  // delay after start-up before the source connects
 };
 
+// [gateway]: the SMTP service on the data plane (docs/config.md). Absent: no SMTP listener.
+constexpr uint32_t kMaxGatewaySessions = 1u << 20;
+struct GatewaySection {
+  bool enabled = false;
+  uint16_t smtp_port = 25;
+  std::string hostname = "mxgate.invalid";  // greeting, EHLO reply, relay HELO, Received
+  std::string tenants;        // the tenant snapshot file (dataplane/tenants.h); relative: to the config
+  std::string tls_cert;       // PEM; STARTTLS is offered when both are given
+  std::string tls_key;
+  std::string av_database;    // libclamav database directory
+  std::string log_file;       // transaction log (JSON lines)
+  std::string quarantine_dir;
+  uint32_t av_threads = 1;
+  std::optional<uint32_t> scan_cpu;  // the CPU the scan thread is pinned to
+  uint32_t max_sessions = 4096;      // SMTP sessions (inbound + relay) per net lcore
+  uint64_t max_message_size = 50ull << 20;
+  int line = 0;
+};
+
 struct Config {
   std::string path;
   EalConfig eal;
   std::vector<PortConfig> ports;
   DataplaneConfig dataplane;
   TcpSection tcp;
+  GatewaySection gateway;
 };
 
 Expected<Config> parse_config(std::string_view text, const std::string& source);

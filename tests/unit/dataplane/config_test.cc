@@ -148,5 +148,51 @@ TEST(Config, DuplicatePortsAreAnError) {
       << c.error().message;
 }
 
+
+TEST(Config, GatewaySectionPathsAreRelativeToTheConfigFile) {
+  std::string text = std::string(kGood) + R"(
+[gateway]
+tenants = "tenants.toml"
+av_database = "/var/lib/clamav"
+log_file = "log/tx.log"
+quarantine_dir = "q"
+tls_cert = "c.pem"
+tls_key = "k.pem"
+scan_cpu = 0
+)";
+  auto c = parse_config(text, "/etc/mxgate/mxgate.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->gateway.enabled);
+  EXPECT_EQ(c->gateway.smtp_port, 25);
+  EXPECT_EQ(c->gateway.tenants, "/etc/mxgate/tenants.toml");
+  EXPECT_EQ(c->gateway.av_database, "/var/lib/clamav");
+  EXPECT_EQ(c->gateway.log_file, "/etc/mxgate/log/tx.log");
+  EXPECT_EQ(c->gateway.quarantine_dir, "/etc/mxgate/q");
+  ASSERT_TRUE(c->gateway.scan_cpu);
+  EXPECT_EQ(*c->gateway.scan_cpu, 0u);
+  auto none = parse_config(kGood, "x.toml");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->gateway.enabled);
+}
+
+TEST(Config, GatewaySectionErrorsNameTheKey) {
+  const std::string base = std::string(kGood) + "\n[gateway]\ntenants = \"t\"\nav_database = \"a\"\nlog_file = \"l\"\n";
+  auto missing = parse_config(base, "g.toml");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("missing key 'quarantine_dir'"), std::string::npos) << missing.error().message;
+  auto port = parse_config(base + "quarantine_dir = \"q\"\nsmtp_port = 70000\n", "g.toml");
+  ASSERT_FALSE(port);
+  EXPECT_NE(port.error().message.find("key 'smtp_port'"), std::string::npos) << port.error().message;
+  auto host = parse_config(base + "quarantine_dir = \"q\"\nhostname = \"a b\"\n", "g.toml");
+  ASSERT_FALSE(host);
+  EXPECT_NE(host.error().message.find("is not a host name"), std::string::npos) << host.error().message;
+  auto half = parse_config(base + "quarantine_dir = \"q\"\ntls_cert = \"c\"\n", "g.toml");
+  ASSERT_FALSE(half);
+  EXPECT_NE(half.error().message.find("tls_cert and tls_key go together"), std::string::npos);
+  auto unknown = parse_config(base + "quarantine_dir = \"q\"\nspool = true\n", "g.toml");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("unknown key 'spool'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mx::cfg

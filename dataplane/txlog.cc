@@ -1,0 +1,85 @@
+// dataplane/txlog.cc — pieces of the transaction log record: JSON string escaping and the
+// header lookup for Subject and Message-ID.
+#include "dataplane/txlog.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace mx::dp {
+
+// RFC 8259 7: quotation mark, reverse solidus and control characters escaped; bytes >= 0x80
+// that are not valid UTF-8 become U+FFFD so that every line is valid JSON.
+void json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      // Validate one UTF-8 sequence (RFC 3629 table: no overlongs, no surrogates, <= U+10FFFF).
+      size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+      if (c > 0xf4) len = 0;
+      bool ok = len && i + len <= s.size();
+      for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      if (ok && len >= 3) {
+        const auto c1 = static_cast<unsigned char>(s[i + 1]);
+        if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+          ok = false;
+      }
+      if (ok) {
+        out.append(s.data() + i, len);
+        i += len - 1;
+      } else {
+        out += "\\ufffd";
+      }
+    }
+  }
+  out += '"';
+}
+
+std::string header_value(ByteSpan msg, std::string_view name, size_t max) {
+  const size_t end = std::min(msg.size(), kMaxLogHeaderScan);
+  const char* p = reinterpret_cast<const char*>(msg.data());
+  size_t i = 0;
+  while (i < end) {
+    size_t eol = i;
+    while (eol < end && p[eol] != '\n') ++eol;
+    std::string_view line(p + i, eol - i);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // end of the header section
+    const size_t colon = line.find(':');
+    bool match = colon == name.size() && line[0] != ' ' && line[0] != '\t';
+    for (size_t k = 0; match && k < colon; ++k) {
+      char c = line[k];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      match = c == name[k];
+    }
+    i = eol + 1;
+    if (!match) continue;
+    std::string v(line.substr(colon + 1));
+    // Continuation lines (RFC 5322 2.2.3 unfolding).
+    while (i < end && (p[i] == ' ' || p[i] == '\t') && v.size() < max) {
+      size_t e2 = i;
+      while (e2 < end && p[e2] != '\n') ++e2;
+      std::string_view cont(p + i, e2 - i);
+      if (!cont.empty() && cont.back() == '\r') cont.remove_suffix(1);
+      v += cont;
+      i = e2 + 1;
+    }
+    const size_t b = v.find_first_not_of(" \t");
+    v = b == std::string::npos ? std::string() : v.substr(b);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+    if (v.size() > max) v.resize(max);
+    return v;
+  }
+  return {};
+}
+
+}  // namespace mx::dp

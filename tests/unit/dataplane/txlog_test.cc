@@ -1,0 +1,48 @@
+// tests/unit/dataplane/txlog_test.cc — the log record's JSON strings and header lookup.
+#include "dataplane/txlog.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mx::dp {
+namespace {
+
+std::string js(std::string_view s) {
+  std::string o;
+  json_string(o, s);
+  return o;
+}
+
+ByteSpan bytes(const std::string& s) { return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+TEST(TxLog, JsonStringEscapesQuotesBackslashesAndControls) {
+  EXPECT_EQ(js("plain"), "\"plain\"");
+  EXPECT_EQ(js("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(js(std::string("x\r\ny\t\0z\x7f", 8)), "\"x\\u000d\\u000ay\\u0009\\u0000z\\u007f\"");
+}
+
+TEST(TxLog, JsonStringKeepsValidUtf8AndReplacesInvalid) {
+  EXPECT_EQ(js("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(js("\xff"), "\"\\ufffd\"");
+  EXPECT_EQ(js("\xc0\xaf"), "\"\\ufffd\\ufffd\"");           // overlong
+  EXPECT_EQ(js("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
+  EXPECT_EQ(js("\xe2\x82"), "\"\\ufffd\\ufffd\"");           // truncated
+  EXPECT_EQ(js("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // > U+10FFFF
+}
+
+TEST(TxLog, HeaderValueFindsTheFirstFieldUnfolded) {
+  const std::string m =
+      "Received: from x\r\nSUBJECT: hello\r\n  world\r\nSubject: second\r\nMessage-ID: <a@b>\r\n\r\nSubject: body\r\n";
+  EXPECT_EQ(header_value(bytes(m), "subject", 256), "hello  world");
+  EXPECT_EQ(header_value(bytes(m), "message-id", 256), "<a@b>");
+  EXPECT_EQ(header_value(bytes(m), "x-none", 256), "");
+  EXPECT_EQ(header_value(bytes(m), "subject", 3), "hel");
+  // A continuation line is not a field; nothing after the header section counts.
+  EXPECT_EQ(header_value(bytes(std::string("A: 1\n subject: no\n\nSubject: body\n")), "subject", 256), "");
+  EXPECT_EQ(header_value(bytes(std::string("Subject:\r\n\r\n")), "subject", 256), "");
+  EXPECT_EQ(header_value(bytes(std::string("Subject: tail")), "subject", 256), "tail");
+}
+
+}  // namespace
+}  // namespace mx::dp
