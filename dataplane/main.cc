@@ -13,6 +13,7 @@
 #include <rte_version.h>
 
 #include <atomic>
+#include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,10 @@
 
 #include "dataplane/config.h"
 #include "dataplane/eal_args.h"
+#include "dataplane/gateway.h"
+#include "dataplane/io_worker.h"
+#include "dataplane/scan_worker.h"
+#include "dataplane/tenants.h"
 #include "dataplane/net_lcore.h"
 #include "dataplane/port.h"
 #include "dataplane/stats.h"
@@ -36,8 +41,10 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_hup(int) { g_reload.store(true); }
 
 void usage(FILE* f) {
   std::fputs(
@@ -60,20 +67,69 @@ void install_signals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = on_hup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
 }
 
 // Everything EAL-owned, released in reverse order on every exit path after rte_eal_init.
 struct Runtime {
   rte_mempool* pool = nullptr;
   std::vector<mx::dp::Port> ports;
+  std::unique_ptr<mx::scan::AvEngine> av;
+  std::unique_ptr<mx::dp::ScanWorker> scan;
+  std::unique_ptr<mx::dp::IoWorker> io;
+  mx::dp::GatewayShared gw;
   std::vector<std::unique_ptr<mx::dp::NetLcore>> lcores;
   ~Runtime() {
+    // The workers answer what they hold into the gateways' rings, so they stop first.
+    if (scan) scan->stop();
+    if (io) io->stop();
     lcores.clear();
+    scan.reset();
+    io.reset();
     mx::dp::close_ports(ports);
     if (pool) rte_mempool_free(pool);
     rte_eal_cleanup();
   }
 };
+
+// The gateway's process-wide parts: tenant snapshot, TLS, libclamav, the scan and I/O threads.
+mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
+  const mx::cfg::GatewaySection& g = c.gateway;
+  auto snap = mx::dp::load_snapshot(g.tenants, 1);
+  if (!snap) return mx::Error{"tenants: " + snap.error().message};
+  rt.gw.cfg = &g;
+  rt.gw.publish(std::move(*snap));
+  if (!g.tls_cert.empty()) {
+    auto tls = mx::smtp::TlsServerContext::load(g.tls_cert, g.tls_key);
+    if (!tls) return mx::Error{"STARTTLS: " + tls.error().message};
+    rt.gw.tls = std::move(*tls);
+  }
+  auto client = mx::smtp::TlsClientContext::create();
+  if (!client) return mx::Error{"relay TLS: " + client.error().message};
+  rt.gw.tls_client = std::move(*client);
+  mx::scan::AvConfig avc;
+  avc.database_dir = g.av_database;
+  auto av = mx::scan::AvEngine::load(avc);
+  if (!av) return mx::Error{"antivirus: " + av.error().message};
+  rt.av = std::move(*av);
+  auto scan = mx::dp::ScanWorker::create(*rt.av, g.av_threads, g.scan_cpu);
+  if (!scan) return scan.error();
+  rt.scan = std::move(*scan);
+  auto io = mx::dp::IoWorker::create(g.log_file, g.quarantine_dir);
+  if (!io) return io.error();
+  rt.io = std::move(*io);
+  rt.gw.scan = rt.scan.get();
+  rt.gw.io = rt.io.get();
+  rt.gw.id_base = static_cast<uint64_t>(std::time(nullptr)) << 24;
+  for (auto& l : rt.lcores)
+    if (auto ok = l->start_gateway(rt.gw); !ok) return ok.error();
+  std::fprintf(stderr, "mxgate: gateway: SMTP on port %u, %zu tenant(s), STARTTLS %s, %u AV signature(s)\n",
+               g.smtp_port, rt.gw.current()->tenants().size(), rt.gw.tls ? "on" : "off", rt.av->signature_count());
+  return true;
+}
 
 int run(const mx::cfg::Config& c, const char* argv0) {
   std::vector<std::string> args = mx::dp::build_eal_args(c, argv0);
@@ -113,6 +169,12 @@ int run(const mx::cfg::Config& c, const char* argv0) {
       return 1;
     }
   }
+  if (c.gateway.enabled) {
+    if (auto ok = start_gateway(c, rt); !ok) {
+      std::fprintf(stderr, "mxgate: %s\n", ok.error().message.c_str());
+      return 1;
+    }
+  }
   std::vector<mx::dp::NetLcoreLaunch> launch;
   for (auto& l : rt.lcores) launch.push_back({l.get(), &g_stop});
   for (auto& l : launch) rte_eal_remote_launch(mx::dp::net_lcore_entry, &l, l.lcore->lcore());
@@ -123,12 +185,28 @@ int run(const mx::cfg::Config& c, const char* argv0) {
   std::fprintf(stderr, "mxgate: ready\n");
   std::fflush(stderr);
 
+  uint64_t generation = 1;
   while (!g_stop.load()) {
     timespec ts{0, 100 * 1000 * 1000};
     nanosleep(&ts, nullptr);
+    if (g_reload.exchange(false) && c.gateway.enabled) {
+      // SIGHUP: a new tenant snapshot; a bad file leaves the running one in place.
+      auto snap = mx::dp::load_snapshot(c.gateway.tenants, ++generation);
+      if (!snap) {
+        std::fprintf(stderr, "mxgate: reload refused, keeping generation %" PRIu64 ": %s\n",
+                     rt.gw.current()->generation(), snap.error().message.c_str());
+      } else {
+        std::fprintf(stderr, "mxgate: tenant snapshot generation %" PRIu64 " loaded (%zu tenant(s), %zu user(s))\n",
+                     (*snap)->generation(), (*snap)->tenants().size(), (*snap)->users().size());
+        rt.gw.publish(std::move(*snap));
+      }
+      std::fflush(stderr);
+    }
   }
   std::fprintf(stderr, "mxgate: stopping\n");
   rte_eal_mp_wait_lcore();
+  if (rt.scan) rt.scan->stop();
+  if (rt.io) rt.io->stop();
   mx::dp::print_counters(stderr, rt.lcores, rt.ports);
   return 0;
 }

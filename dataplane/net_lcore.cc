@@ -63,6 +63,15 @@ Expected<bool> NetLcore::start_services(bool with_source) {
   return true;
 }
 
+Expected<bool> NetLcore::start_gateway(GatewayShared& shared) {
+  for (auto& q : queues_) {
+    q->gateway = std::make_unique<Gateway>(shared, q->stack.tcp(), q->port->cfg->ipv4.addr, lcore_);
+    auto ok = q->gateway->start();
+    if (!ok) return Error{"port '" + q->port->cfg->name + "': " + ok.error().message};
+  }
+  return true;
+}
+
 // One received frame through the impairment layer (when configured) into the stack.
 void NetLcore::rx_frame(PortQueue& q, rte_mbuf* m, Tick now, rte_mbuf** to_free, uint16_t& nfree) noexcept {
   if (m->nb_segs != 1) {
@@ -118,6 +127,7 @@ uint32_t NetLcore::poll_once(uint64_t now_ns) noexcept {
     // Buffers TCP holds (zero-copy receive) keep a reference: this only drops ours.
     if (nfree) rte_pktmbuf_free_bulk(to_free, nfree);
     q->stack.poll(now);
+    if (q->gateway) q->gateway->poll(now);
     if (source_pending_ && now_ns >= uint64_t{tc_.source_after_ms} * kNsPerMs) {
       source_pending_ = false;
       q->services.start_source(*tc_.source_ip, tc_.source_port, tc_.source_bytes);
@@ -155,7 +165,10 @@ int NetLcore::run(const std::atomic<bool>& stop) noexcept {
       idle(empty_polls, sleep_us);
     }
     if (now_ns >= next_timer) {
-      for (auto& q : queues_) q->stack.on_timer(Tick{now_ns});
+      for (auto& q : queues_) {
+        q->stack.on_timer(Tick{now_ns});
+        if (q->gateway) q->gateway->on_timer(Tick{now_ns});
+      }
       next_timer = now_ns + kTimerPeriodNs;
     }
   }

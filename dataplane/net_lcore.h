@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dataplane/config.h"
+#include "dataplane/gateway.h"
 #include "dataplane/mbuf_netif.h"
 #include "dataplane/port.h"
 #include "tcpstack/impair.h"
@@ -39,6 +40,7 @@ struct PortQueue {
   net::TcpServices services;
   net::ImpairConfig impair;
   net::ImpairRng impair_rng;
+  std::unique_ptr<Gateway> gateway;  // the SMTP gateway on this port's address ([gateway])
   rte_mbuf* held = nullptr;  // a frame the impairment layer holds back (reordering)
   bool held_new = false;
 };
@@ -50,6 +52,8 @@ class NetLcore {
   ~NetLcore();
   // Starts the configured test services (before launch); an error names the port.
   Expected<bool> start_services(bool with_source);
+  // Starts the SMTP gateway on every port (before launch).
+  Expected<bool> start_gateway(GatewayShared& shared);
   // Runs until `stop` is set; returns 0.
   int run(const std::atomic<bool>& stop) noexcept;
 

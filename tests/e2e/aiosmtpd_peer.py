@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A downstream mail server for tests: aiosmtpd on 127.0.0.1, storing each message as
+"""A downstream mail server for tests: aiosmtpd on 127.0.0.1 (or $PEER_HOST), storing each message as
 DIR/NNNN.eml (the bytes received, unstuffed) and DIR/NNNN.env (envelope and TLS state).
 Usage: aiosmtpd_peer.py DIR PORT [CERT KEY [require-tls]]   — stops on SIGTERM."""
 import asyncio
@@ -37,7 +37,7 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(sys.argv[3], sys.argv[4])
         kw = {"tls_context": ctx, "require_starttls": len(sys.argv) >= 6}
-    c = Controller(Store(d), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True, **kw)
+    c = Controller(Store(d), hostname=os.environ.get("PEER_HOST", "127.0.0.1"), port=port, enable_SMTPUTF8=True, **kw)
     c.start()
     print("listening", flush=True)
     stop = []

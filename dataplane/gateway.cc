@@ -1,0 +1,129 @@
+// dataplane/gateway.cc — the per-lcore gateway: listener, rings, snapshot pick-up, reaping.
+#include "dataplane/gateway.h"
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+
+#include "dataplane/gateway_session.h"
+
+namespace mx::dp {
+
+void GatewayShared::publish(std::shared_ptr<const Snapshot> s) {
+  std::lock_guard<std::mutex> g(mu_);
+  snap_ = std::move(s);
+  generation.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> GatewayShared::current() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return snap_;
+}
+
+Gateway::Gateway(GatewayShared& sh, net::TcpLayer& tcp, Ipv4Addr addr, uint32_t lcore)
+    : sh_(sh), tcp_(tcp), addr_(addr), lcore_(lcore) {
+  server_cfg_.hostname = sh.cfg->hostname;
+  server_cfg_.max_message_size = sh.cfg->max_message_size;
+}
+
+Gateway::~Gateway() {
+  reap();
+  for (auto& [g, s] : sessions_) delete s;
+  for (RelayConn* r : relays_) delete r;
+  // Jobs and requests still out on other threads are answered into these rings after the
+  // threads stop; main stops them before the gateways are destroyed.
+  void* p = nullptr;
+  while (scan_reply_ && rte_ring_dequeue(scan_reply_, &p) == 0) delete static_cast<MsgJob*>(p);
+  while (io_reply_ && rte_ring_dequeue(io_reply_, &p) == 0) delete static_cast<IoReq*>(p);
+  rte_ring_free(scan_reply_);
+  rte_ring_free(io_reply_);
+}
+
+Expected<bool> Gateway::start() {
+  const std::string suffix = std::to_string(lcore_) + "_" + std::to_string(addr_.v & 0xffff);
+  scan_reply_ = rte_ring_create(("mx_scan_r" + suffix).c_str(), kGatewayReplyRing, SOCKET_ID_ANY,
+                                RING_F_SC_DEQ);
+  io_reply_ = rte_ring_create(("mx_io_r" + suffix).c_str(), kGatewayReplyRing, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  if (!scan_reply_ || !io_reply_) return Error{std::string("gateway rings: ") + rte_strerror(rte_errno)};
+  snap_ = sh_.current();
+  snap_gen_ = sh_.generation.load(std::memory_order_acquire);
+  auto l = tcp_.listen(addr_, sh_.cfg->smtp_port, this);
+  if (!l) return Error{"SMTP listener on " + addr_.to_string() + ":" + std::to_string(sh_.cfg->smtp_port) + ": " +
+                       l.error().message};
+  listener_ = *l;
+  return true;
+}
+
+void Gateway::on_acceptable(net::TcpListener& l) {
+  while (net::TcpConn* c = tcp_.accept(l, nullptr)) {
+    if (sessions_.size() >= sh_.cfg->max_sessions) {
+      // Over the session limit: refuse at once (RFC 5321 3.1: 421 would need a session object).
+      ++ctr_.sessions_refused;
+      tcp_.abort(*c);
+      continue;
+    }
+    ++ctr_.sessions;
+    auto* s = new InSession(*this, c, tcp_.now());
+    s->gen = next_gen_++;
+    sessions_.emplace(s->gen, s);
+    s->start(tcp_.now());
+  }
+}
+
+void Gateway::forget(InSession* s) { dead_sessions_.push_back(s); }
+
+void Gateway::forget(RelayConn* r) {
+  auto it = std::find(relays_.begin(), relays_.end(), r);
+  if (it != relays_.end()) {
+    *it = relays_.back();
+    relays_.pop_back();
+  }
+  dead_relays_.push_back(r);
+}
+
+void Gateway::reap() {
+  for (InSession* s : dead_sessions_) {
+    sessions_.erase(s->gen);
+    delete s;
+  }
+  dead_sessions_.clear();
+  for (RelayConn* r : dead_relays_) delete r;
+  dead_relays_.clear();
+}
+
+void Gateway::poll(Tick now) noexcept {
+  // RCU: a new snapshot is taken here, between events; sessions keep the one they started with.
+  const uint64_t g = sh_.generation.load(std::memory_order_acquire);
+  if (g != snap_gen_) {
+    snap_ = sh_.current();
+    snap_gen_ = g;
+    ++ctr_.snapshot_swaps;
+  }
+  void* p[32];
+  unsigned n = rte_ring_sc_dequeue_burst(scan_reply_, p, 32, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    auto* job = static_cast<MsgJob*>(p[i]);
+    if (auto* s = static_cast<InSession*>(job->session)) s->on_scanned(job, now);
+    else delete job;  // its session went away while it was scanned
+  }
+  n = rte_ring_sc_dequeue_burst(io_reply_, p, 32, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    auto* r = static_cast<IoReq*>(p[i]);
+    // The session may be gone (the sender disconnected): then only the request is freed.
+    auto it = sessions_.find(r->session_gen);
+    if (!r->ok) ++ctr_.log_errors;
+    if (it != sessions_.end()) it->second->on_io_done(r, now);
+    delete r;
+  }
+  reap();
+}
+
+void Gateway::on_timer(Tick now) noexcept {
+  for (auto& [g, s] : sessions_) s->tick(now);
+  for (size_t i = 0; i < relays_.size(); ++i) relays_[i]->tick(now);
+  reap();
+}
+
+}  // namespace mx::dp

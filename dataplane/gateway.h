@@ -1,0 +1,111 @@
+// dataplane/gateway.h — the gateway on one net lcore: SMTP sessions on tcpstack connections,
+// tenant selection at RCPT, messages streamed to the scan thread, the verdict's action, relay to
+// the tenant's server before 250, the transaction log and quarantine through the I/O thread.
+//
+// Threads: a Gateway belongs to one port queue of one net lcore and is touched only by it (the
+// shared part, GatewayShared, is read-only except the snapshot slot and the id counter). Work
+// crosses threads only as MsgJob* (scan thread) and IoReq* (I/O thread) on bounded rings.
+// Replies that depend on other threads are deferred (ServerSession::resume) — the net lcore never
+// waits.
+//
+// SECURITY: every byte from senders and from tenants' servers is untrusted and handled by
+// smtp/'s engines with their limits. Recipients of domains no tenant owns get 550 5.7.1, so
+// mxgate is never an open relay; so do source routes, '%'/'!' routing and address literals.
+// A 250 after end of data means the tenant's server accepted the message, or it was quarantined
+// durably, and in both cases the log record is durable.
+// STANDARDS: RFC 5321 (3.3, 3.6 relaying, 4.2 replies, 6.1 reliable delivery), RFC 3207.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/net_types.h"
+#include "dataplane/config.h"
+#include "dataplane/io_worker.h"
+#include "dataplane/msg_job.h"
+#include "dataplane/scan_worker.h"
+#include "dataplane/tenants.h"
+#include "dataplane/txlog.h"
+#include "smtp/connection.h"
+#include "tcpstack/tcp.h"
+
+struct rte_ring;
+
+namespace mx::dp {
+
+constexpr uint32_t kGatewayReplyRing = 65536;  // >= every job/request one lcore can have open
+
+// Process-wide state the gateways share. Set up by main before the lcores start.
+struct GatewayShared {
+  const cfg::GatewaySection* cfg = nullptr;
+  std::shared_ptr<const smtp::TlsServerContext> tls;
+  std::shared_ptr<const smtp::TlsClientContext> tls_client;
+  ScanWorker* scan = nullptr;
+  IoWorker* io = nullptr;
+  uint64_t id_base = 0;                 // start time in seconds << 24: ids are unique across restarts
+  std::atomic<uint64_t> next_id{1};
+
+  // The current snapshot: published by main (SIGHUP), picked up by each lcore at a loop boundary.
+  void publish(std::shared_ptr<const Snapshot> s);
+  std::shared_ptr<const Snapshot> current() const;
+  std::atomic<uint64_t> generation{0};
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snap_;
+};
+
+struct GatewayCounters {
+  uint64_t sessions = 0, sessions_refused = 0, messages = 0, delivered = 0, quarantined = 0, rejected = 0,
+           tempfailed = 0, relay_denied = 0, policy_split = 0, relay_failed = 0, log_errors = 0,
+           scan_ring_full = 0, io_ring_full = 0, snapshot_swaps = 0;
+};
+
+class InSession;
+class RelayConn;
+
+class Gateway final : public net::TcpListenHandler {
+ public:
+  Gateway(GatewayShared& sh, net::TcpLayer& tcp, Ipv4Addr addr, uint32_t lcore);
+  ~Gateway() override;
+  Expected<bool> start();
+  // Called every loop iteration of the net lcore, after the stack's poll.
+  void poll(Tick now) noexcept;
+  // Every second: timeouts of sessions and relays.
+  void on_timer(Tick now) noexcept;
+  void on_acceptable(net::TcpListener& l) override;
+  const GatewayCounters& counters() const { return ctr_; }
+
+ private:
+  friend class InSession;
+  friend class RelayConn;
+  // Deferred deletion: objects are deleted by reap() outside any of their callbacks.
+  void forget(InSession* s);
+  void forget(RelayConn* r);
+  void reap();
+  uint64_t new_id() { return sh_.id_base + sh_.next_id.fetch_add(1, std::memory_order_relaxed); }
+
+  GatewayShared& sh_;
+  net::TcpLayer& tcp_;
+  Ipv4Addr addr_;
+  uint32_t lcore_;
+  net::TcpListener* listener_ = nullptr;
+  smtp::ServerConfig server_cfg_;
+  std::shared_ptr<const Snapshot> snap_;  // this lcore's view of the current snapshot
+  uint64_t snap_gen_ = 0;
+  rte_ring* scan_reply_ = nullptr;
+  rte_ring* io_reply_ = nullptr;
+  std::unordered_map<uint64_t, InSession*> sessions_;  // by InSession::gen
+  std::vector<RelayConn*> relays_;
+  std::vector<InSession*> dead_sessions_;
+  std::vector<RelayConn*> dead_relays_;
+  uint64_t next_gen_ = 1;
+  GatewayCounters ctr_;
+};
+
+}  // namespace mx::dp

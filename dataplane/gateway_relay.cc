@@ -1,0 +1,129 @@
+// dataplane/gateway_relay.cc — the relay client: one connection from our address to the
+// tenant's server on tcpstack, driven by smtp::ClientSession (smtp/client.h).
+#include "dataplane/gateway_session.h"
+
+namespace mx::dp {
+
+RelayConn::RelayConn(Gateway& gw, InSession* in, MsgJob* job, std::string tagged, const smtp::Transaction& txn)
+    : gw_(gw), in_(in), job_(job), tagged_(std::move(tagged)) {
+  msg_.from = txn.from.null_path ? std::string() : txn.from.address();
+  msg_.params = txn.params;
+  msg_.params.size.reset();
+  for (const smtp::Recipient& r : txn.rcpts) msg_.rcpts.push_back(smtp::ClientRecipient{r.mailbox.address(), r.params});
+  msg_.body = tagged_.empty() ? ByteSpan(job->store.data(), job->store.size())
+                              : ByteSpan(reinterpret_cast<const uint8_t*>(tagged_.data()), tagged_.size());
+  smtp::ClientConfig cc;
+  cc.helo_name = gw.sh_.cfg->hostname;
+  cc.tls = job->tenant->route_tls;
+  cc.server_name = job->tenant->route_ip.to_string();
+  cs_ = std::make_unique<smtp::ClientSession>(cc, gw.sh_.tls_client, msg_);
+}
+
+RelayConn::~RelayConn() { delete job_; }
+
+bool RelayConn::start(Tick now) {
+  start_ns_ = now.ns;
+  net::TcpError err = net::TcpError::kNone;
+  conn_ = gw_.tcp_.connect(job_->tenant->route_ip, job_->tenant->route_port, this, nullptr, &err);
+  if (!conn_) {
+    cs_->on_closed(now);  // a temporary failure at the "connect" stage
+    check_done(now);
+    destroy();
+    return false;
+  }
+  return true;
+}
+
+void RelayConn::on_connected(net::TcpConn&) {
+  connected_ = true;
+  cs_->start(gw_.tcp_.now());
+  flush();
+}
+
+void RelayConn::on_data(net::TcpConn& c) {
+  const Tick now = gw_.tcp_.now();
+  while (conn_ && gw_.tcp_.readable(c)) {
+    ByteSpan b = gw_.tcp_.peek(c);
+    if (b.empty()) break;
+    const size_t used = cs_->feed(b, now);
+    gw_.tcp_.consume(c, static_cast<uint32_t>(b.size()));  // the client takes every byte it is given
+    (void)used;
+  }
+  flush();
+  check_done(now);
+}
+
+void RelayConn::on_writable(net::TcpConn&) { flush(); }
+
+void RelayConn::on_peer_closed(net::TcpConn&) {
+  const Tick now = gw_.tcp_.now();
+  cs_->on_closed(now);
+  check_done(now);
+  if (conn_) {
+    conn_->handler = nullptr;
+    gw_.tcp_.close(*conn_);
+    conn_ = nullptr;
+  }
+  destroy();
+}
+
+void RelayConn::on_closed(net::TcpConn&, net::TcpError) {
+  conn_ = nullptr;
+  const Tick now = gw_.tcp_.now();
+  cs_->on_closed(now);
+  check_done(now);
+  destroy();
+}
+
+void RelayConn::tick(Tick now) {
+  if (dead_) return;
+  if (!connected_) {
+    if (now.ns - start_ns_ < kRelayConnectTimeoutNs) return;
+    cs_->on_closed(now);  // no connection: a temporary failure
+    check_done(now);
+    destroy();
+    return;
+  }
+  cs_->tick(now);
+  flush();
+  check_done(now);
+}
+
+void RelayConn::flush() {
+  if (!conn_) return;
+  std::string_view out = cs_->output();
+  if (!out.empty()) {
+    const uint32_t n = gw_.tcp_.send(*conn_, ByteSpan(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
+    cs_->consume_output(n);
+  }
+  if (cs_->wants_close() && cs_->output().empty()) {
+    conn_->handler = nullptr;
+    gw_.tcp_.close(*conn_);
+    conn_ = nullptr;
+    check_done(gw_.tcp_.now());
+    destroy();
+  }
+}
+
+void RelayConn::check_done(Tick now) {
+  if (reported_ || cs_->result().outcome == smtp::ClientResult::Outcome::kPending) return;
+  reported_ = true;
+  if (in_) {
+    InSession* s = in_;
+    in_ = nullptr;
+    s->on_relay_done(cs_->result(), now);
+  }
+}
+
+void RelayConn::destroy() {
+  if (dead_) return;
+  dead_ = true;
+  if (conn_) {
+    conn_->handler = nullptr;
+    gw_.tcp_.close(*conn_);
+    conn_ = nullptr;
+  }
+  gw_.forget(this);
+}
+
+}  // namespace mx::dp

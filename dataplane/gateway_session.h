@@ -1,0 +1,121 @@
+// dataplane/gateway_session.h — one inbound SMTP connection (InSession) and one relay client
+// connection to a tenant's server (RelayConn), both on the net lcore of their TCP connection.
+// See dataplane/gateway.h for the contract.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dataplane/gateway.h"
+#include "smtp/client.h"
+
+namespace mx::dp {
+
+class InSession final : public net::TcpHandler, public smtp::ServerHandler {
+ public:
+  InSession(Gateway& gw, net::TcpConn* c, Tick now);
+  ~InSession() override;
+  void start(Tick now);
+  void tick(Tick now);
+
+  // From the other threads' answers and the relay.
+  void on_scanned(MsgJob* job, Tick now);
+  void on_io_done(IoReq* r, Tick now);
+  void on_relay_done(const smtp::ClientResult& r, Tick now);
+
+  // net::TcpHandler
+  void on_data(net::TcpConn&) override;
+  void on_writable(net::TcpConn&) override;
+  void on_peer_closed(net::TcpConn&) override;
+  void on_closed(net::TcpConn&, net::TcpError) override;
+
+  // smtp::ServerHandler
+  smtp::Decision on_connect() override;
+  smtp::Decision on_mail(const smtp::Mailbox&, const smtp::MailParams&) override;
+  smtp::Decision on_rcpt(const smtp::Mailbox&, const smtp::RcptParams&) override;
+  void on_data_begin() override;
+  void on_data(ByteSpan) override;
+  smtp::Decision on_end_of_data(const smtp::EndOfData&) override;
+  void on_reset() override;
+
+  uint64_t gen = 0;  // matches IoReq::session_gen
+
+ private:
+  void pump(Tick now);
+  void flush();
+  void drop_job();
+  void act(Tick now);
+  void finish(const smtp::Reply& r, std::string_view action, Tick now);
+  void quarantine(Tick now);
+  void relay(Tick now);
+  std::string log_record(const smtp::Reply& r, std::string_view action);
+  void log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r);
+  void destroy();
+
+  Gateway& gw_;
+  net::TcpConn* conn_;
+  std::shared_ptr<const Snapshot> snap_;
+  smtp::ServerConnection sc_;
+  std::string client_ip_;
+  uint16_t client_port_ = 0;
+  uint64_t connect_ns_ = 0;
+  bool peer_closed_ = false;
+  bool dead_ = false;
+  // The transaction.
+  const Tenant* tenant_ = nullptr;
+  PolicyKey key_;
+  MsgJob* job_ = nullptr;       // owned; handed to the relay when it starts
+  bool job_posted_ = false;
+  bool job_overflow_ = false;   // the store was full (the engine answers 552 itself)
+  uint64_t data_start_ns_ = 0, data_end_ns_ = 0, relay_start_ns_ = 0;
+  RelayConn* relay_ = nullptr;
+  smtp::ClientResult relay_result_;
+  bool relayed_ = false;
+  smtp::Reply final_;           // the reply waiting for its log record to be durable
+  bool awaiting_io_ = false;
+};
+
+// Time allowed for the TCP connection to a tenant's server (RFC 5321 4.5.3.2 leaves the
+// connect timeout to the client; the greeting then has its own 5 minutes).
+constexpr uint64_t kRelayConnectTimeoutNs = 30 * kNsPerSec;
+
+class RelayConn final : public net::TcpHandler {
+ public:
+  // Takes ownership of `job`; `body` is the message as relayed (the job's store, or a tagged copy).
+  RelayConn(Gateway& gw, InSession* in, MsgJob* job, std::string tagged, const smtp::Transaction& txn);
+  ~RelayConn() override;
+  bool start(Tick now);  // false: no connection could be opened (result() says why)
+  void tick(Tick now);
+  void detach() { in_ = nullptr; }
+  const smtp::ClientResult& result() const { return cs_->result(); }
+  MsgJob* take_job() {
+    MsgJob* j = job_;
+    job_ = nullptr;
+    return j;
+  }
+
+  void on_connected(net::TcpConn&) override;
+  void on_data(net::TcpConn&) override;
+  void on_writable(net::TcpConn&) override;
+  void on_peer_closed(net::TcpConn&) override;
+  void on_closed(net::TcpConn&, net::TcpError) override;
+
+ private:
+  void flush();
+  void check_done(Tick now);
+  void destroy();
+
+  Gateway& gw_;
+  InSession* in_;
+  MsgJob* job_;
+  std::string tagged_;
+  smtp::ClientMessage msg_;
+  std::unique_ptr<smtp::ClientSession> cs_;
+  net::TcpConn* conn_ = nullptr;
+  bool reported_ = false;
+  bool connected_ = false;
+  uint64_t start_ns_ = 0;
+  bool dead_ = false;
+};
+
+}  // namespace mx::dp
