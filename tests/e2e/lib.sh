@@ -36,3 +36,26 @@ finish() {
   if ((FAILS)); then say "$FAILS check(s) failed"; [[ -f $LOG ]] && tail -n 20 "$LOG"; exit 1; fi
   say "all checks passed"
 }
+
+# ---- gateway tests ----
+GWDIR=/run/mxlab/gateway
+TXLOG=$GWDIR/transactions.log
+# gw_config DIR: a copy of the lab config, tenants and rules in DIR (tests may edit the copies).
+gw_config() {
+  cp "$ROOT/config/lab.toml" "$ROOT/config/tenants.toml" "$ROOT/config/example.rules" "$1/"
+}
+# sink_start DIR PORT [EXTRA...]: aiosmtpd on 198.18.0.1:PORT inside the lab, storing into DIR;
+# sets SINK_PID. EXTRA: cert key [require-tls].
+sink_start() {
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  PEER_HOST=198.18.0.1 ip netns exec mxlab /usr/bin/python3 "$ROOT/tests/e2e/aiosmtpd_peer.py" "$dir" "$port" "$@" \
+    >"$dir.out" 2>&1 &
+  SINK_PID=$!
+  for _ in $(seq 1 100); do grep -q listening "$dir.out" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$dir.out"; return 1
+}
+sink_stop() { [[ -n ${1:-} ]] && { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }; }
+# Log lines of the transaction log since the test started (the file is kept across runs).
+txlog() { tail -n +"$((TXLOG_START + 1))" "$TXLOG" 2>/dev/null; }
+txlog_mark() { TXLOG_START=$( [[ -f $TXLOG ]] && wc -l <"$TXLOG" || echo 0); }
