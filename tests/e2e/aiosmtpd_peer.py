@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """A downstream mail server for tests: aiosmtpd on 127.0.0.1 (or $PEER_HOST), storing each message as
 DIR/NNNN.eml (the bytes received, unstuffed) and DIR/NNNN.env (envelope and TLS state).
-Usage: aiosmtpd_peer.py DIR PORT [CERT KEY [require-tls]]   — stops on SIGTERM."""
+Usage: aiosmtpd_peer.py DIR PORT [CERT KEY [require-tls]]   — stops on SIGTERM.
+Behaviour per transaction, read from the file DIR.mode when it exists (tests switch it):
+  accept (default) | tempfail (451 after the dot) | permfail (554 after the dot) |
+  drop (close the connection after the dot, no reply).
+Recipients whose local part starts with "unknown" get 550 5.1.1 in every mode."""
 import asyncio
 import os
 import signal
@@ -15,7 +19,28 @@ class Store:
     def __init__(self, d):
         self.d, self.n = d, 0
 
+    def mode(self):
+        try:
+            with open(self.d + ".mode", encoding="ascii") as f:
+                return f.read().strip() or "accept"
+        except FileNotFoundError:
+            return "accept"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.split("@")[0].startswith("unknown"):
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        mode = self.mode()
+        if mode == "tempfail":
+            return "451 4.3.0 downstream busy"
+        if mode == "permfail":
+            return "554 5.7.1 downstream refuses this message"
+        if mode == "drop":
+            server.transport.abort()
+            return "250 never seen"
         self.n += 1
         base = os.path.join(self.d, "%04d" % self.n)
         with open(base + ".eml", "wb") as f:
