@@ -194,9 +194,11 @@ std::string resolve_path(const std::string& config_path, const std::string& p) {
 std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, GatewaySection& g) {
   Reader r(src, t);
   if (auto err = r.unknown_keys({"smtp_port", "hostname", "tenants", "tls_cert", "tls_key", "av_database", "log_file",
-                                 "quarantine_dir", "av_threads", "scan_cpu", "max_sessions", "max_message_size"}))
+                                 "quarantine_dir", "spool_dir", "spool_retry_min_s", "spool_retry_max_s",
+                                 "spool_lifetime_s", "bounce_route", "av_threads", "scan_cpu", "max_sessions",
+                                 "max_message_size"}))
     return err;
-  for (const char* k : {"tenants", "av_database", "log_file", "quarantine_dir"})
+  for (const char* k : {"tenants", "av_database", "log_file", "quarantine_dir", "spool_dir"})
     if (auto err = r.missing(k)) return err;
   std::optional<Error> err;
   g.enabled = true;
@@ -210,18 +212,35 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   r.str("av_database", g.av_database, err);
   r.str("log_file", g.log_file, err);
   r.str("quarantine_dir", g.quarantine_dir, err);
+  r.str("spool_dir", g.spool_dir, err);
+  r.uint("spool_retry_min_s", g.spool_retry_min_s, 1, 86400, err);
+  r.uint("spool_retry_max_s", g.spool_retry_max_s, 1, 7 * 86400, err);
+  r.uint("spool_lifetime_s", g.spool_lifetime_s, 1, 30 * 86400, err);
+  std::string bounce;
+  r.str("bounce_route", bounce, err);
   r.uint("av_threads", g.av_threads, 1, 64, err);
   r.uint("scan_cpu", cpu, 0, 4095, err);
   r.uint("max_sessions", g.max_sessions, 16, kMaxGatewaySessions, err);
   r.uint("max_message_size", g.max_message_size, 1024, 1ull << 30, err);
   if (err) return err;
   if (r.raw("scan_cpu")) g.scan_cpu = cpu;
+  if (g.spool_retry_max_s < g.spool_retry_min_s)
+    return Error{r.where(*r.raw("spool_retry_max_s"), "spool_retry_max_s") + "is below spool_retry_min_s"};
+  if (r.raw("bounce_route")) {
+    const size_t colon = bounce.rfind(':');
+    auto ip = Ipv4Addr::parse(bounce.substr(0, colon == std::string::npos ? bounce.size() : colon));
+    long port = colon == std::string::npos ? 25 : std::strtol(bounce.c_str() + colon + 1, nullptr, 10);
+    if (!ip || port < 1 || port > 65535 || bounce.find_first_not_of("0123456789.:") != std::string::npos)
+      return Error{r.where(*r.raw("bounce_route"), "bounce_route") + "'" + bounce + "' is not IPv4[:port]"};
+    g.bounce_ip = *ip;
+    g.bounce_port = static_cast<uint16_t>(port);
+  }
   if (g.hostname.empty() || g.hostname.size() > 253 ||
       g.hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)
     return Error{r.where(*r.raw("hostname"), "hostname") + "'" + g.hostname + "' is not a host name"};
   if (g.tls_cert.empty() != g.tls_key.empty())
     return Error{src + ":" + std::to_string(t.line) + ": [gateway] tls_cert and tls_key go together"};
-  for (std::string* p : {&g.tenants, &g.tls_cert, &g.tls_key, &g.av_database, &g.log_file, &g.quarantine_dir})
+  for (std::string* p : {&g.tenants, &g.tls_cert, &g.tls_key, &g.av_database, &g.log_file, &g.quarantine_dir, &g.spool_dir})
     *p = resolve_path(src, *p);
   return std::nullopt;
 }

@@ -94,6 +94,12 @@ struct GatewaySection {
   std::string av_database;    // libclamav database directory
   std::string log_file;       // transaction log (JSON lines)
   std::string quarantine_dir;
+  std::string spool_dir;
+  uint32_t spool_retry_min_s = 60;      // first retry; doubles per attempt up to the max
+  uint32_t spool_retry_max_s = 3600;
+  uint32_t spool_lifetime_s = 5 * 86400;  // then the sender gets a DSN (RFC 5321 4.5.4.1)
+  std::optional<Ipv4Addr> bounce_ip;    // where DSNs to senders outside every tenant go
+  uint16_t bounce_port = 25;
   uint32_t av_threads = 1;
   std::optional<uint32_t> scan_cpu;  // the CPU the scan thread is pinned to
   uint32_t max_sessions = 4096;      // SMTP sessions (inbound + relay) per net lcore

@@ -37,6 +37,9 @@ Gateway::~Gateway() {
   void* p = nullptr;
   while (scan_reply_ && rte_ring_dequeue(scan_reply_, &p) == 0) delete static_cast<MsgJob*>(p);
   while (io_reply_ && rte_ring_dequeue(io_reply_, &p) == 0) delete static_cast<IoReq*>(p);
+  // Deliveries not started stay in the spool (the I/O thread owns the files).
+  while (spool_in_ && rte_ring_dequeue(spool_in_, &p) == 0) delete static_cast<SpoolDelivery*>(p);
+  rte_ring_free(spool_in_);
   rte_ring_free(scan_reply_);
   rte_ring_free(io_reply_);
 }
@@ -46,13 +49,15 @@ Expected<bool> Gateway::start() {
   scan_reply_ = rte_ring_create(("mx_scan_r" + suffix).c_str(), kGatewayReplyRing, SOCKET_ID_ANY,
                                 RING_F_SC_DEQ);
   io_reply_ = rte_ring_create(("mx_io_r" + suffix).c_str(), kGatewayReplyRing, SOCKET_ID_ANY, RING_F_SC_DEQ);
-  if (!scan_reply_ || !io_reply_) return Error{std::string("gateway rings: ") + rte_strerror(rte_errno)};
+  spool_in_ = rte_ring_create(("mx_spool" + suffix).c_str(), kSpoolRingSize, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  if (!scan_reply_ || !io_reply_ || !spool_in_) return Error{std::string("gateway rings: ") + rte_strerror(rte_errno)};
   snap_ = sh_.current();
   snap_gen_ = sh_.generation.load(std::memory_order_acquire);
   auto l = tcp_.listen(addr_, sh_.cfg->smtp_port, this);
   if (!l) return Error{"SMTP listener on " + addr_.to_string() + ":" + std::to_string(sh_.cfg->smtp_port) + ": " +
                        l.error().message};
   listener_ = *l;
+  sh_.io->add_spool_target(spool_in_);
   return true;
 }
 
@@ -116,6 +121,11 @@ void Gateway::poll(Tick now) noexcept {
     if (!r->ok) ++ctr_.log_errors;
     if (it != sessions_.end()) it->second->on_io_done(r, now);
     delete r;
+  }
+  n = rte_ring_sc_dequeue_burst(spool_in_, p, 32, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    ++ctr_.spool_deliveries;
+    (new SpoolRelay(*this, static_cast<SpoolDelivery*>(p[i])))->start(now);
   }
   reap();
 }

@@ -40,6 +40,10 @@ namespace mx::dp {
 
 constexpr uint32_t kGatewayReplyRing = 65536;  // >= every job/request one lcore can have open
 
+struct GatewaySpool {
+  uint64_t retry_min_s = 60, retry_max_s = 3600, lifetime_s = 5 * 86400;
+};
+
 // Process-wide state the gateways share. Set up by main before the lcores start.
 struct GatewayShared {
   const cfg::GatewaySection* cfg = nullptr;
@@ -47,6 +51,7 @@ struct GatewayShared {
   std::shared_ptr<const smtp::TlsClientContext> tls_client;
   ScanWorker* scan = nullptr;
   IoWorker* io = nullptr;
+  GatewaySpool spool;
   uint64_t id_base = 0;                 // start time in seconds << 24: ids are unique across restarts
   std::atomic<uint64_t> next_id{1};
 
@@ -63,7 +68,7 @@ struct GatewayShared {
 struct GatewayCounters {
   uint64_t sessions = 0, sessions_refused = 0, messages = 0, delivered = 0, quarantined = 0, rejected = 0,
            tempfailed = 0, relay_denied = 0, policy_split = 0, relay_failed = 0, log_errors = 0,
-           scan_ring_full = 0, io_ring_full = 0, snapshot_swaps = 0;
+           scan_ring_full = 0, io_ring_full = 0, snapshot_swaps = 0, spooled = 0, spool_deliveries = 0;
 };
 
 class InSession;
@@ -84,6 +89,7 @@ class Gateway final : public net::TcpListenHandler {
  private:
   friend class InSession;
   friend class RelayConn;
+  friend class SpoolRelay;
   // Deferred deletion: objects are deleted by reap() outside any of their callbacks.
   void forget(InSession* s);
   void forget(RelayConn* r);
@@ -100,6 +106,7 @@ class Gateway final : public net::TcpListenHandler {
   uint64_t snap_gen_ = 0;
   rte_ring* scan_reply_ = nullptr;
   rte_ring* io_reply_ = nullptr;
+  rte_ring* spool_in_ = nullptr;  // SpoolDelivery* from the I/O thread
   std::unordered_map<uint64_t, InSession*> sessions_;  // by InSession::gen
   std::vector<RelayConn*> relays_;
   std::vector<InSession*> dead_sessions_;

@@ -4,18 +4,16 @@
 
 namespace mx::dp {
 
-RelayConn::RelayConn(Gateway& gw, InSession* in, MsgJob* job, std::string tagged, const smtp::Transaction& txn)
-    : gw_(gw), in_(in), job_(job), tagged_(std::move(tagged)) {
-  msg_.from = txn.from.null_path ? std::string() : txn.from.address();
-  msg_.params = txn.params;
+RelayConn::RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp::ClientMessage msg, MsgJob* job,
+                     std::string body)
+    : gw_(gw), in_(owner), to_(to), job_(job), body_(std::move(body)), msg_(std::move(msg)) {
   msg_.params.size.reset();
-  for (const smtp::Recipient& r : txn.rcpts) msg_.rcpts.push_back(smtp::ClientRecipient{r.mailbox.address(), r.params});
-  msg_.body = tagged_.empty() ? ByteSpan(job->store.data(), job->store.size())
-                              : ByteSpan(reinterpret_cast<const uint8_t*>(tagged_.data()), tagged_.size());
+  msg_.body = !body_.empty() || !job ? ByteSpan(reinterpret_cast<const uint8_t*>(body_.data()), body_.size())
+                                     : ByteSpan(job->store.data(), job->store.size());
   smtp::ClientConfig cc;
   cc.helo_name = gw.sh_.cfg->hostname;
-  cc.tls = job->tenant->route_tls;
-  cc.server_name = job->tenant->route_ip.to_string();
+  cc.tls = to.tls;
+  cc.server_name = to.ip.to_string();
   cs_ = std::make_unique<smtp::ClientSession>(cc, gw.sh_.tls_client, msg_);
 }
 
@@ -24,7 +22,7 @@ RelayConn::~RelayConn() { delete job_; }
 bool RelayConn::start(Tick now) {
   start_ns_ = now.ns;
   net::TcpError err = net::TcpError::kNone;
-  conn_ = gw_.tcp_.connect(job_->tenant->route_ip, job_->tenant->route_port, this, nullptr, &err);
+  conn_ = gw_.tcp_.connect(to_.ip, to_.port, this, nullptr, &err);
   if (!conn_) {
     cs_->on_closed(now);  // a temporary failure at the "connect" stage
     check_done(now);
@@ -109,7 +107,7 @@ void RelayConn::check_done(Tick now) {
   if (reported_ || cs_->result().outcome == smtp::ClientResult::Outcome::kPending) return;
   reported_ = true;
   if (in_) {
-    InSession* s = in_;
+    RelayOwner* s = in_;
     in_ = nullptr;
     s->on_relay_done(cs_->result(), now);
   }
@@ -124,6 +122,35 @@ void RelayConn::destroy() {
     conn_ = nullptr;
   }
   gw_.forget(this);
+}
+
+}  // namespace mx::dp
+
+namespace mx::dp {
+
+void SpoolRelay::start(Tick now) {
+  smtp::ClientMessage msg;
+  msg.from = d_->meta.from;
+  msg.params = d_->meta.params;
+  for (const SpoolRcpt& r : d_->meta.rcpts) msg.rcpts.push_back(smtp::ClientRecipient{r.address, r.params});
+  RelayTarget to{d_->meta.route_ip, d_->meta.route_port, d_->meta.tls};
+  auto* r = new RelayConn(gw_, this, to, std::move(msg), nullptr, std::move(d_->body));
+  gw_.relays_.push_back(r);
+  r->start(now);
+}
+
+void SpoolRelay::on_relay_done(const smtp::ClientResult& res, Tick) {
+  auto* req = new IoReq;
+  req->kind = IoKind::kSpoolResult;
+  req->id = d_->meta.id;
+  req->result = res;
+  req->remote = d_->meta.route_ip.to_string();
+  // Unanswered (ring full), the I/O thread retries the entry after kSpoolLostAfterS.
+  if (!gw_.sh_.io->post(req)) {
+    ++gw_.ctr_.io_ring_full;
+    delete req;
+  }
+  delete this;
 }
 
 }  // namespace mx::dp

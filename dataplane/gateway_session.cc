@@ -287,7 +287,7 @@ void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now) 
 
 void InSession::quarantine(Tick now) {
   auto* req = new IoReq;
-  req->quarantine = true;
+  req->kind = IoKind::kQuarantine;
   req->id = job_->id;
   req->message = ByteSpan(job_->store.data(), job_->store.size());
   std::string& m = req->meta;
@@ -331,13 +331,17 @@ void InSession::on_io_done(IoReq* r, Tick now) {
     // Nothing durable, nothing promised: the sender keeps the message and retries.
     reply = smtp::reply(451, "4.3.0", "local write error, try again later");
     ++gw_.ctr_.tempfailed;
-  } else if (r->quarantine && r->ok) {
+  } else if (r->kind == IoKind::kQuarantine) {
     ++gw_.ctr_.quarantined;
+  } else if (spooled_) {
+    ++gw_.ctr_.spooled;
   } else if (relayed_ && reply.positive()) {
     ++gw_.ctr_.delivered;
   }
   drop_job();
+  relay_body_.clear();
   relayed_ = false;
+  spooled_ = false;
   sc_.resume(smtp::Decision::with(reply), now);
   pump(now);
 }
@@ -373,7 +377,13 @@ void InSession::relay(Tick now) {
     }
   }
   relay_start_ns_ = now.ns;
-  auto* r = new RelayConn(gw_, this, job_, std::move(tagged), sc_.session().transaction());
+  const smtp::Transaction& txn = sc_.session().transaction();
+  smtp::ClientMessage cm;
+  cm.from = txn.from.null_path ? std::string() : txn.from.address();
+  cm.params = txn.params;
+  for (const smtp::Recipient& rc : txn.rcpts) cm.rcpts.push_back(smtp::ClientRecipient{rc.mailbox.address(), rc.params});
+  RelayTarget to{tenant_->route_ip, tenant_->route_port, tenant_->route_tls};
+  auto* r = new RelayConn(gw_, this, to, std::move(cm), job_, std::move(tagged));
   job_ = nullptr;  // the relay owns it now
   relay_ = r;
   gw_.relays_.push_back(r);
@@ -385,6 +395,7 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
   relay_ = nullptr;
   // The job comes back to this session for the log record.
   job_ = r ? r->take_job() : nullptr;
+  relay_body_ = r ? r->take_body() : std::string();
   relay_result_ = res;
   using O = smtp::ClientResult::Outcome;
   size_t accepted = 0;
@@ -402,6 +413,9 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
     if (pass.enhanced.empty()) pass.enhanced = "5.0.0";
     pass.text = "downstream: " + pass.text;
     finish(pass, action, now);
+  } else if (job_ && job_->tenant->spool) {
+    ++gw_.ctr_.relay_failed;
+    spool(now);
   } else {
     ++gw_.ctr_.relay_failed;
     ++gw_.ctr_.tempfailed;
@@ -410,6 +424,52 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
            action, now);
   }
   if (r) r->detach();
+}
+
+// The tenant's server is unavailable and the tenant allows spooling: the message (as it would
+// have been relayed) and its envelope are written durably, then 250.
+void InSession::spool(Tick now) {
+  const smtp::Transaction& txn = sc_.session().transaction();
+  const GatewaySpool& sp = gw_.sh_.spool;
+  SpoolMeta m;
+  m.id = job_->id;
+  m.tenant = tenant_->name;
+  m.route_ip = tenant_->route_ip;
+  m.route_port = tenant_->route_port;
+  m.tls = tenant_->route_tls;
+  m.from = txn.from.null_path ? std::string() : txn.from.address();
+  m.params = txn.params;
+  m.params.size.reset();
+  for (const smtp::Recipient& rc : txn.rcpts) m.rcpts.push_back(SpoolRcpt{rc.mailbox.address(), rc.params});
+  m.created = static_cast<uint64_t>(std::time(nullptr));
+  m.expires = m.created + sp.lifetime_s;
+  m.next = m.created + sp.retry_min_s;
+  m.last = std::to_string(relay_result_.reply.code) + " " + relay_result_.reply.enhanced + " " +
+           relay_result_.reply.text + " (" + relay_result_.stage + ")";
+  auto* req = new IoReq;
+  req->kind = IoKind::kSpool;
+  req->id = m.id;
+  req->message = relay_body_.empty() ? ByteSpan(job_->store.data(), job_->store.size())
+                                     : ByteSpan(reinterpret_cast<const uint8_t*>(relay_body_.data()), relay_body_.size());
+  req->meta = format_spool_meta(m);
+  final_ = smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) +
+                                         " spooled: the customer's server is unavailable, delivery will be retried");
+  spooled_ = true;
+  req->log_line = log_record(final_, "spool");
+  req->reply_ring = gw_.io_reply_;
+  req->session = this;
+  req->session_gen = gen;
+  if (!gw_.sh_.io->post(req)) {
+    ++gw_.ctr_.io_ring_full;
+    delete req;
+    ++gw_.ctr_.tempfailed;
+    spooled_ = false;
+    drop_job();
+    sc_.resume(smtp::Decision::with(smtp::reply(451, "4.3.0", "spool busy, try again later")), now);
+    pump(now);
+    return;
+  }
+  awaiting_io_ = true;
 }
 
 void InSession::log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r) {

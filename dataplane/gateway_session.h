@@ -11,7 +11,20 @@
 
 namespace mx::dp {
 
-class InSession final : public net::TcpHandler, public smtp::ServerHandler {
+// Whoever waits for a relay's result: an inbound session, or a spool delivery.
+class RelayOwner {
+ public:
+  virtual ~RelayOwner() = default;
+  virtual void on_relay_done(const smtp::ClientResult& r, Tick now) = 0;
+};
+
+struct RelayTarget {
+  Ipv4Addr ip;
+  uint16_t port = 25;
+  smtp::TlsPolicy tls = smtp::TlsPolicy::kOpportunistic;
+};
+
+class InSession final : public net::TcpHandler, public smtp::ServerHandler, public RelayOwner {
  public:
   InSession(Gateway& gw, net::TcpConn* c, Tick now);
   ~InSession() override;
@@ -21,7 +34,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler {
   // From the other threads' answers and the relay.
   void on_scanned(MsgJob* job, Tick now);
   void on_io_done(IoReq* r, Tick now);
-  void on_relay_done(const smtp::ClientResult& r, Tick now);
+  void on_relay_done(const smtp::ClientResult& r, Tick now) override;
 
   // net::TcpHandler
   void on_data(net::TcpConn&) override;
@@ -48,6 +61,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler {
   void finish(const smtp::Reply& r, std::string_view action, Tick now);
   void quarantine(Tick now);
   void relay(Tick now);
+  void spool(Tick now);
   std::string log_record(const smtp::Reply& r, std::string_view action);
   void log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r);
   void destroy();
@@ -69,8 +83,10 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler {
   bool job_overflow_ = false;   // the store was full (the engine answers 552 itself)
   uint64_t data_start_ns_ = 0, data_end_ns_ = 0, relay_start_ns_ = 0;
   RelayConn* relay_ = nullptr;
+  std::string relay_body_;      // the tagged message, when the verdict added headers
   smtp::ClientResult relay_result_;
   bool relayed_ = false;
+  bool spooled_ = false;
   smtp::Reply final_;           // the reply waiting for its log record to be durable
   bool awaiting_io_ = false;
 };
@@ -81,13 +97,16 @@ constexpr uint64_t kRelayConnectTimeoutNs = 30 * kNsPerSec;
 
 class RelayConn final : public net::TcpHandler {
  public:
-  // Takes ownership of `job`; `body` is the message as relayed (the job's store, or a tagged copy).
-  RelayConn(Gateway& gw, InSession* in, MsgJob* job, std::string tagged, const smtp::Transaction& txn);
+  // Owns `job` (may be null) and `body` until take_job()/take_body(); msg.body is set here: the
+  // owned body when it is not empty, else the job's store.
+  RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp::ClientMessage msg, MsgJob* job,
+            std::string body);
   ~RelayConn() override;
   bool start(Tick now);  // false: no connection could be opened (result() says why)
   void tick(Tick now);
   void detach() { in_ = nullptr; }
   const smtp::ClientResult& result() const { return cs_->result(); }
+  std::string take_body() { return std::move(body_); }
   MsgJob* take_job() {
     MsgJob* j = job_;
     job_ = nullptr;
@@ -106,9 +125,10 @@ class RelayConn final : public net::TcpHandler {
   void destroy();
 
   Gateway& gw_;
-  InSession* in_;
+  RelayOwner* in_;
+  RelayTarget to_;
   MsgJob* job_;
-  std::string tagged_;
+  std::string body_;
   smtp::ClientMessage msg_;
   std::unique_ptr<smtp::ClientSession> cs_;
   net::TcpConn* conn_ = nullptr;
@@ -116,6 +136,19 @@ class RelayConn final : public net::TcpHandler {
   bool connected_ = false;
   uint64_t start_ns_ = 0;
   bool dead_ = false;
+};
+
+// A spooled message being delivered on this lcore; reports to the I/O thread and goes away.
+class SpoolRelay final : public RelayOwner {
+ public:
+  SpoolRelay(Gateway& gw, SpoolDelivery* d) : gw_(gw), d_(d) {}
+  ~SpoolRelay() override { delete d_; }
+  void start(Tick now);
+  void on_relay_done(const smtp::ClientResult& r, Tick now) override;
+
+ private:
+  Gateway& gw_;
+  SpoolDelivery* d_;
 };
 
 }  // namespace mx::dp

@@ -118,7 +118,16 @@ mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
   auto scan = mx::dp::ScanWorker::create(*rt.av, g.av_threads, g.scan_cpu);
   if (!scan) return scan.error();
   rt.scan = std::move(*scan);
-  auto io = mx::dp::IoWorker::create(g.log_file, g.quarantine_dir);
+  mx::dp::SpoolConfig sc;
+  sc.dir = g.spool_dir;
+  sc.hostname = g.hostname;
+  sc.retry_min_s = g.spool_retry_min_s;
+  sc.retry_max_s = g.spool_retry_max_s;
+  sc.lifetime_s = g.spool_lifetime_s;
+  sc.bounce_ip = g.bounce_ip;
+  sc.bounce_port = g.bounce_port;
+  rt.gw.spool = mx::dp::GatewaySpool{g.spool_retry_min_s, g.spool_retry_max_s, g.spool_lifetime_s};
+  auto io = mx::dp::IoWorker::create(g.log_file, g.quarantine_dir, sc, &rt.gw);
   if (!io) return io.error();
   rt.io = std::move(*io);
   rt.gw.scan = rt.scan.get();
@@ -126,8 +135,11 @@ mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
   rt.gw.id_base = static_cast<uint64_t>(std::time(nullptr)) << 24;
   for (auto& l : rt.lcores)
     if (auto ok = l->start_gateway(rt.gw); !ok) return ok.error();
-  std::fprintf(stderr, "mxgate: gateway: SMTP on port %u, %zu tenant(s), STARTTLS %s, %u AV signature(s)\n",
-               g.smtp_port, rt.gw.current()->tenants().size(), rt.gw.tls ? "on" : "off", rt.av->signature_count());
+  rt.io->start();  // after every lcore registered its spool ring
+  std::fprintf(stderr,
+               "mxgate: gateway: SMTP on port %u, %zu tenant(s), STARTTLS %s, %u AV signature(s), %zu spooled message(s)\n",
+               g.smtp_port, rt.gw.current()->tenants().size(), rt.gw.tls ? "on" : "off", rt.av->signature_count(),
+               rt.io->spool_size());
   return true;
 }
 
@@ -208,6 +220,16 @@ int run(const mx::cfg::Config& c, const char* argv0) {
   if (rt.scan) rt.scan->stop();
   if (rt.io) rt.io->stop();
   mx::dp::print_counters(stderr, rt.lcores, rt.ports);
+  if (rt.io) {
+    const mx::dp::IoStats& s = rt.io->stats();
+    std::fprintf(stderr,
+                 "mxgate: io commits=%" PRIu64 " log_lines=%" PRIu64 " quarantined=%" PRIu64 " spooled=%" PRIu64
+                 " errors=%" PRIu64 " spool_attempts=%" PRIu64 " spool_delivered=%" PRIu64 " spool_retries=%" PRIu64
+                 " dsn_sent=%" PRIu64 " dsn_suppressed=%" PRIu64 " spool_bad=%" PRIu64 " spool_left=%zu\n",
+                 s.commits.load(), s.log_lines.load(), s.quarantined.load(), s.spooled.load(), s.errors.load(),
+                 s.spool_attempts.load(), s.spool_delivered.load(), s.spool_retries.load(), s.dsn_sent.load(),
+                 s.dsn_suppressed.load(), s.spool_bad.load(), rt.io->spool_size());
+  }
   return 0;
 }
 

@@ -45,10 +45,11 @@ void print_counters(FILE* f, const std::vector<std::unique_ptr<NetLcore>>& lcore
                      " messages=%" PRIu64 " delivered=%" PRIu64 " quarantined=%" PRIu64 " rejected=%" PRIu64
                      " tempfailed=%" PRIu64 " relay_denied=%" PRIu64 " policy_split=%" PRIu64 " relay_failed=%" PRIu64
                      " log_errors=%" PRIu64 " scan_ring_full=%" PRIu64 " io_ring_full=%" PRIu64
-                     " snapshot_swaps=%" PRIu64 "\n",
+                     " snapshot_swaps=%" PRIu64 " spooled=%" PRIu64 " spool_deliveries=%" PRIu64 "\n",
                      l->lcore(), q->port->cfg->name.c_str(), g.sessions, g.sessions_refused, g.messages, g.delivered,
                      g.quarantined, g.rejected, g.tempfailed, g.relay_denied, g.policy_split, g.relay_failed,
-                     g.log_errors, g.scan_ring_full, g.io_ring_full, g.snapshot_swaps);
+                     g.log_errors, g.scan_ring_full, g.io_ring_full, g.snapshot_swaps, g.spooled,
+                     g.spool_deliveries);
       }
     }
   }

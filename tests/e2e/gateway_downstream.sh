@@ -10,6 +10,7 @@ cleanup() { sink_stop "$SINK_PID"; lab_down_quiet; rm -rf "$work"; }
 trap cleanup EXIT
 lab_down_quiet
 gw_config "$work"
+sed -i 's/^spool = true .*/spool = false/' "$work/tenants.toml"  # failures reach the sender here
 txlog_mark
 "$LAB" up "$work/lab.toml" >/dev/null
 SINK=$work/sink

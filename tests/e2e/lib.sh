@@ -40,9 +40,11 @@ finish() {
 # ---- gateway tests ----
 GWDIR=/run/mxlab/gateway
 TXLOG=$GWDIR/transactions.log
-# gw_config DIR: a copy of the lab config, tenants and rules in DIR (tests may edit the copies).
+# gw_config DIR: a copy of the lab config, tenants and rules in DIR (tests may edit the copies),
+# with the spool in DIR/spool so that no test inherits another's spooled mail.
 gw_config() {
   cp "$ROOT/config/lab.toml" "$ROOT/config/tenants.toml" "$ROOT/config/example.rules" "$1/"
+  sed -i "s|^spool_dir = .*|spool_dir = \"$1/spool\"|" "$1/lab.toml"
 }
 # sink_start DIR PORT [EXTRA...]: aiosmtpd on 198.18.0.1:PORT inside the lab, storing into DIR;
 # sets SINK_PID. EXTRA: cert key [require-tls].
@@ -55,7 +57,7 @@ sink_start() {
   for _ in $(seq 1 100); do grep -q listening "$dir.out" 2>/dev/null && return 0; sleep 0.1; done
   cat "$dir.out"; return 1
 }
-sink_stop() { [[ -n ${1:-} ]] && { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }; }
+sink_stop() { if [[ -n ${1:-} ]]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 # Log lines of the transaction log since the test started (the file is kept across runs).
 txlog() { tail -n +"$((TXLOG_START + 1))" "$TXLOG" 2>/dev/null; }
 txlog_mark() { TXLOG_START=$( [[ -f $TXLOG ]] && wc -l <"$TXLOG" || echo 0); }

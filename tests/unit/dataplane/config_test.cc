@@ -156,6 +156,8 @@ tenants = "tenants.toml"
 av_database = "/var/lib/clamav"
 log_file = "log/tx.log"
 quarantine_dir = "q"
+spool_dir = "/var/spool/mxgate"
+bounce_route = "198.18.0.1:2525"
 tls_cert = "c.pem"
 tls_key = "k.pem"
 scan_cpu = 0
@@ -168,6 +170,11 @@ scan_cpu = 0
   EXPECT_EQ(c->gateway.av_database, "/var/lib/clamav");
   EXPECT_EQ(c->gateway.log_file, "/etc/mxgate/log/tx.log");
   EXPECT_EQ(c->gateway.quarantine_dir, "/etc/mxgate/q");
+  EXPECT_EQ(c->gateway.spool_dir, "/var/spool/mxgate");
+  ASSERT_TRUE(c->gateway.bounce_ip);
+  EXPECT_EQ(c->gateway.bounce_ip->to_string(), "198.18.0.1");
+  EXPECT_EQ(c->gateway.bounce_port, 2525);
+  EXPECT_EQ(c->gateway.spool_retry_min_s, 60u);
   ASSERT_TRUE(c->gateway.scan_cpu);
   EXPECT_EQ(*c->gateway.scan_cpu, 0u);
   auto none = parse_config(kGood, "x.toml");
@@ -176,7 +183,8 @@ scan_cpu = 0
 }
 
 TEST(Config, GatewaySectionErrorsNameTheKey) {
-  const std::string base = std::string(kGood) + "\n[gateway]\ntenants = \"t\"\nav_database = \"a\"\nlog_file = \"l\"\n";
+  const std::string base =
+      std::string(kGood) + "\n[gateway]\ntenants = \"t\"\nav_database = \"a\"\nlog_file = \"l\"\nspool_dir = \"s\"\n";
   auto missing = parse_config(base, "g.toml");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("missing key 'quarantine_dir'"), std::string::npos) << missing.error().message;
@@ -189,6 +197,12 @@ TEST(Config, GatewaySectionErrorsNameTheKey) {
   auto half = parse_config(base + "quarantine_dir = \"q\"\ntls_cert = \"c\"\n", "g.toml");
   ASSERT_FALSE(half);
   EXPECT_NE(half.error().message.find("tls_cert and tls_key go together"), std::string::npos);
+  auto retry = parse_config(base + "quarantine_dir = \"q\"\nspool_retry_min_s = 100\nspool_retry_max_s = 10\n", "g.toml");
+  ASSERT_FALSE(retry);
+  EXPECT_NE(retry.error().message.find("is below spool_retry_min_s"), std::string::npos) << retry.error().message;
+  auto bounce = parse_config(base + "quarantine_dir = \"q\"\nbounce_route = \"mx.example:25\"\n", "g.toml");
+  ASSERT_FALSE(bounce);
+  EXPECT_NE(bounce.error().message.find("key 'bounce_route'"), std::string::npos) << bounce.error().message;
   auto unknown = parse_config(base + "quarantine_dir = \"q\"\nspool = true\n", "g.toml");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown key 'spool'"), std::string::npos);
