@@ -52,7 +52,7 @@ InSession::~InSession() {
 void InSession::start(Tick now) {
   conn_->handler = this;
   sc_.start(now);
-  flush();
+  pump(now);  // bytes that arrived before accept (a client talking before the greeting)
 }
 
 // The job is the scan thread's until it comes back; then it is ours to delete.
@@ -306,6 +306,7 @@ void InSession::quarantine(Tick now) {
   kv(m, "score", scan::format_score(job_->verdict.score));
   kv(m, "reason", job_->verdict.reason);
   m += "}\n";
+  req->envelope = format_spool_meta(spool_meta());
   final_ = smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) + " quarantined");
   req->log_line = log_record(final_, "quarantine");
   req->reply_ring = gw_.io_reply_;
@@ -426,9 +427,8 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
   if (r) r->detach();
 }
 
-// The tenant's server is unavailable and the tenant allows spooling: the message (as it would
-// have been relayed) and its envelope are written durably, then 250.
-void InSession::spool(Tick now) {
+// The transaction's envelope in the spool format (dataplane/spool.h).
+SpoolMeta InSession::spool_meta() {
   const smtp::Transaction& txn = sc_.session().transaction();
   const GatewaySpool& sp = gw_.sh_.spool;
   SpoolMeta m;
@@ -444,6 +444,13 @@ void InSession::spool(Tick now) {
   m.created = static_cast<uint64_t>(std::time(nullptr));
   m.expires = m.created + sp.lifetime_s;
   m.next = m.created + sp.retry_min_s;
+  return m;
+}
+
+// The tenant's server is unavailable and the tenant allows spooling: the message (as it would
+// have been relayed) and its envelope are written durably, then 250.
+void InSession::spool(Tick now) {
+  SpoolMeta m = spool_meta();
   m.last = std::to_string(relay_result_.reply.code) + " " + relay_result_.reply.enhanced + " " +
            relay_result_.reply.text + " (" + relay_result_.stage + ")";
   auto* req = new IoReq;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -154,10 +155,15 @@ bool IoWorker::store_pair(int dir, IoReq& r, const char* meta_ext, std::string& 
 void IoWorker::load_spool() {
   DIR* d = ::fdopendir(::dup(sdir_fd_));
   if (!d) return;
+  ::rewinddir(d);  // the duplicate shares the directory offset of the last scan
   std::string log;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name.size() < 6 || name.compare(name.size() - 5, 5, ".meta") != 0 || name[0] == '.') continue;
+    uint64_t known = 0;
+    if (std::from_chars(name.data(), name.data() + name.size() - 5, known).ptr == name.data() + name.size() - 5 &&
+        entries_.count(known))
+      continue;
     std::string text;
     auto m = read_file_at(sdir_fd_, name, text, kMaxSpoolMetaBytes)
                  ? parse_spool_meta(text)
@@ -358,7 +364,8 @@ void IoWorker::commit(IoReq** reqs, unsigned n) {
     std::string err;
     if (r.kind == IoKind::kQuarantine) {
       any_q = true;
-      r.ok = store_pair(qdir_fd_, r, ".json", err);
+      r.ok = store_pair(qdir_fd_, r, ".json", err) &&
+             durable_file(qdir_fd_, std::to_string(r.id) + ".meta", span(r.envelope), &err);
       if (!r.ok) r.error = "quarantine " + err;
     } else if (r.kind == IoKind::kSpool) {
       any_s = true;
@@ -421,13 +428,17 @@ void IoWorker::commit(IoReq** reqs, unsigned n) {
 void IoWorker::run() {
   pthread_setname_np(pthread_self(), "mx-io");
   void* in[kIoBatch];
-  uint64_t last_spool = 0;
+  uint64_t last_spool = 0, last_scan = unix_now();
   for (;;) {
     const unsigned n = rte_ring_sc_dequeue_burst(ring_, in, kIoBatch, nullptr);
     if (n) commit(reinterpret_cast<IoReq**>(in), n);
     const uint64_t now = unix_now();
     if (now != last_spool && !stop_.load()) {
       last_spool = now;
+      if (now - last_scan >= kSpoolRescanS) {
+        last_scan = now;
+        load_spool();
+      }
       run_spool(now);
     }
     if (n) continue;

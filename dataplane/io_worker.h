@@ -42,6 +42,7 @@ constexpr uint32_t kIoRingSize = 16384;
 constexpr uint32_t kIoBatch = 256;              // requests per group commit
 constexpr uint32_t kSpoolRingSize = 1024;        // deliveries handed to one lcore at a time
 constexpr uint64_t kSpoolLostAfterS = 3600;      // an in-flight delivery never answered is retried
+constexpr uint64_t kSpoolRescanS = 2;            // new entries (released from quarantine) are seen
 
 enum class IoKind : uint8_t { kLog, kQuarantine, kSpool, kSpoolResult };
 
@@ -52,6 +53,7 @@ struct IoReq {
   // kQuarantine: <id>.eml + <id>.json (meta is JSON); kSpool: <id>.eml + <id>.meta (spool.h).
   ByteSpan message;         // owned by the caller until the answer
   std::string meta;
+  std::string envelope;     // kQuarantine: <id>.meta, the envelope in the spool format (for release)
   smtp::ClientResult result;  // kSpoolResult
   std::string remote;         // kSpoolResult: the server's address, for the DSN
   rte_ring* reply_ring = nullptr;  // null: nobody waits; the I/O thread deletes the request
@@ -100,7 +102,7 @@ class IoWorker {
   void run();
   void commit(IoReq** reqs, unsigned n);
   bool store_pair(int dir, IoReq& r, const char* meta_ext, std::string& err);
-  void load_spool();
+  void load_spool();  // at start, and every kSpoolRescanS for entries others dropped in (release)
   void run_spool(uint64_t now);
   void spool_result(IoReq& r, uint64_t now, std::string& log);
   void bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log);
