@@ -79,4 +79,5 @@ out=$(sw --to bob@example.test --body "after the restart")
 check "after restart: delivered" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
 check "after restart: exactly that message" eq "$(ls "$work/sink2"/*.eml | wc -l)" 1
 check "after restart: no half message anywhere" bash -c "! grep -l 'first half of the body' '$SINK'/*.eml '$work/sink2'/*.eml"
+lab_down_checked
 finish

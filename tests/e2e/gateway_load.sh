@@ -86,4 +86,5 @@ check "smuggling: at most one message per attempt" bash -c "(( $after - $before 
 check "smuggling: no message starts with the smuggled header" bash -c \
   "! grep -l '^Subject: SMUGGLED' \$(ls -t '$SINK'/*.eml | head -n $((after - before + 1)) ) 2>/dev/null | xargs -r grep -L 'Subject: carrier' | grep -q ."
 check "smuggling: never from the smuggled sender" bash -c "! grep -q 'admin@example.test' '$SINK'/*.env"
+lab_down_checked
 finish

@@ -36,4 +36,5 @@ check "spam tagged" bash -c "grep -l '^Subject: \[SPAM\] spam via postfix' '$wor
 check "each recipient once" eq "$(cat "$work/sink"/*.env | grep '^RCPT TO' | sort -u | wc -l)" "$want"
 check "log: TLS and Postfix's HELO on every record" eq \
   "$(tail -n +$((TXLOG_START + 1)) "$TXLOG" | grep '"event":"message"' | grep '"helo":"postfix.lab.test","tls":{"protocol":"TLSv1.3"' | wc -l)" "$((want + 1))"
+lab_down_checked
 finish

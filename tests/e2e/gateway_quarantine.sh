@@ -47,4 +47,5 @@ rc=0; q release ../etc 2>"$work/err" || rc=$?
 check "a path as id: exit 2" eq "$rc" 2
 rc=0; q frobnicate 1 2>/dev/null || rc=$?
 check "unknown command: usage, exit 2" eq "$rc" 2
+lab_down_checked
 finish

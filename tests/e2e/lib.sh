@@ -61,3 +61,10 @@ sink_stop() { if [[ -n ${1:-} ]]; then kill "$1" 2>/dev/null || true; wait "$1" 
 # Log lines of the transaction log since the test started (the file is kept across runs).
 txlog() { tail -n +"$((TXLOG_START + 1))" "$TXLOG" 2>/dev/null; }
 txlog_mark() { TXLOG_START=$( [[ -f $TXLOG ]] && wc -l <"$TXLOG" || echo 0); }
+# lab_down_checked: stop mxgate; it must exit 0 without a sanitizer report (ASan/UBSan builds).
+lab_down_checked() {
+  local out rc=0
+  out=$("$LAB" down 2>&1) || rc=$?
+  check "mxgate exited with status 0" grep -q 'exited with status 0' <<<"$out"
+  check "no sanitizer report" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$LOG'"
+}
