@@ -85,8 +85,15 @@ echo "ratios: mxgate/direct $(awk -v a="$mx" -v b="$direct" 'BEGIN { printf "%.2
 echo
 echo "where the CPU went during the mxgate run ($wall s wall, $(nproc) CPUs = $(awk -v w="$wall" -v n="$(nproc)" 'BEGIN { printf "%.2f", w * n }') CPU-s):"
 join "$work/th0" "$work/th1" 2>/dev/null | awk -v hz="$hz" -v w="$wall" '
-  { d = ($5 - $3) / hz; s[$2] += d } END { for (k in s) printf "  mxgate thread %-16s %6.2f CPU-s (%3.0f%% of one CPU)\n", k, s[k], 100 * s[k] / w }' | sort -k4 -nr
-echo "  smtp-sink                     $(awk -v a="$src0" -v b="$src1" -v hz="$hz" 'BEGIN { printf "%6.2f", (b - a) / hz }') CPU-s"
-echo "  machine idle                  $(awk -v i0="$idle0" -v i1="$idle1" -v t0="$total0" -v t1="$total1" 'BEGIN { printf "%5.1f%%", 100 * (i1 - i0) / (t1 - t0) }') of all CPUs"
+  { d = ($5 - $3) / hz; s[$2] += d; n[$2]++ } END { for (k in s) printf "  mxgate %-22s %6.2f CPU-s (%3.0f%% of one CPU)\n", k " x" n[k], s[k], 100 * s[k] / w }' |
+  sort -k4 -nr | tee "$work/mx"
+mxcpu=$(awk '{ s += $4 } END { print s + 0 }' "$work/mx")
+sinkcpu=$(awk -v a="$src0" -v b="$src1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+busy=$(awk -v i0="$idle0" -v i1="$idle1" -v t0="$total0" -v t1="$total1" -v hz="$hz" 'BEGIN { printf "%.2f", ((t1 - t0) - (i1 - i0)) / hz }')
+echo "  mxgate, all threads            $(printf '%6.2f' "$mxcpu") CPU-s"
+echo "  smtp-sink                      $(printf '%6.2f' "$sinkcpu") CPU-s"
+echo "  everything else (smtp-source, the kernel's tap and TCP)  $(awk -v b="$busy" -v m="$mxcpu" -v s="$sinkcpu" 'BEGIN { printf "%.2f", b - m - s }') CPU-s"
+echo "  machine idle                   $(awk -v i0="$idle0" -v i1="$idle1" -v t0="$total0" -v t1="$total1" 'BEGIN { printf "%5.1f%%", 100 * (i1 - i0) / (t1 - t0) }') of all CPUs"
+echo "  mxgate CPU per message         $(awk -v m="$mxcpu" -v n="$N" 'BEGIN { printf "%.0f", 1e6 * m / n }') us"
 "$LAB" down >/dev/null
 grep '^mxgate: gateway lcore' "$LOG" | sed 's/^/  /'
