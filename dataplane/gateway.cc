@@ -64,9 +64,11 @@ Expected<bool> Gateway::start() {
 void Gateway::on_acceptable(net::TcpListener& l) {
   while (net::TcpConn* c = tcp_.accept(l, nullptr)) {
     if (sessions_.size() >= sh_.cfg->max_sessions) {
-      // Over the session limit: refuse at once (RFC 5321 3.1: 421 would need a session object).
+      // Over the session limit: 421 instead of a greeting (RFC 5321 3.1), then close.
       ++ctr_.sessions_refused;
-      tcp_.abort(*c);
+      static constexpr char k421[] = "421 4.3.2 too many connections, try again later\r\n";
+      tcp_.send(*c, ByteSpan(reinterpret_cast<const uint8_t*>(k421), sizeof k421 - 1));
+      tcp_.close(*c);
       continue;
     }
     ++ctr_.sessions;

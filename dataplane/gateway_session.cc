@@ -1,6 +1,7 @@
 // dataplane/gateway_session.cc — an inbound SMTP session on the data plane (see gateway.h).
 #include "dataplane/gateway_session.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -132,6 +133,13 @@ void InSession::on_closed(net::TcpConn&, net::TcpError) {
 
 smtp::Decision InSession::on_connect() { return smtp::Decision::accept(); }
 
+// What the SMTP engine refused on its own (syntax, sequence, limits, smuggling): logged, at most
+// kMaxLoggedRefusals per session so that a client sending garbage cannot flood the log.
+void InSession::on_refused(std::string_view what, const smtp::Reply& r) {
+  if (++refusals_logged_ > kMaxLoggedRefusals) return;
+  log_refusal("smtp", what, r);
+}
+
 smtp::Decision InSession::on_mail(const smtp::Mailbox&, const smtp::MailParams&) {
   tenant_ = nullptr;
   key_ = {};
@@ -205,13 +213,16 @@ smtp::Decision InSession::on_end_of_data(const smtp::EndOfData& eod) {
     const smtp::Reply r = smtp::reply(451, "4.3.0", "scanner busy, try again later");
     ++gw_.ctr_.tempfailed;
     drop_job();
+    log_refusal("data", "", r);
     return smtp::Decision::with(r);
   }
   const uint64_t limit = tenant_->max_message_size ? tenant_->max_message_size : gw_.sh_.cfg->max_message_size;
   if (eod.size > limit) {
     drop_job();
     ++gw_.ctr_.rejected;
-    return smtp::Decision::with(smtp::reply(552, "5.3.4", "message exceeds the recipient's size limit"));
+    const smtp::Reply r = smtp::reply(552, "5.3.4", "message exceeds the recipient's size limit");
+    log_refusal("data", std::to_string(eod.size) + " bytes", r);
+    return smtp::Decision::with(r);
   }
   job_->complete.store(true, std::memory_order_release);
   return smtp::Decision::defer();
@@ -266,8 +277,8 @@ void InSession::act(Tick now) {
 }
 
 // The final reply, after the log record is durable (I/O thread).
-void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now) {
-  auto* req = new IoReq;
+void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, IoReq* prepared) {
+  auto* req = prepared ? prepared : new IoReq;
   req->log_line = log_record(r, action);
   req->reply_ring = gw_.io_reply_;
   req->session = this;
@@ -407,8 +418,10 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
     finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_ ? job_->id : 0) + " delivered to " +
                                          (job_ ? job_->tenant->name : std::string()) + " (" +
                                          std::to_string(res.reply.code) + ")"),
-           action, now);
-  } else if (res.outcome == O::kPermFail || (res.outcome == O::kDelivered && accepted == 0)) {
+           action, now, partial_failures(res));
+  } else if (res.outcome == O::kPermFail ||
+             (res.outcome == O::kDelivered && accepted == 0 &&
+              std::all_of(res.rcpt_replies.begin(), res.rcpt_replies.end(), [](const smtp::Reply& x) { return x.code >= 500; }))) {
     ++gw_.ctr_.rejected;
     smtp::Reply pass = res.reply.code >= 500 ? res.reply : smtp::reply(550, "5.1.1", "every recipient was refused downstream");
     if (pass.enhanced.empty()) pass.enhanced = "5.0.0";
@@ -425,6 +438,43 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
            action, now);
   }
   if (r) r->detach();
+}
+
+// The sender gets 250 because some recipients were accepted downstream; the others must not be
+// lost silently (RFC 5321 6.1): 4xx ones are spooled for retry when the tenant allows it, the
+// rest get a DSN. Both are written by the I/O thread together with the log record, before the
+// 250. Null when every recipient was accepted.
+IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
+  if (!job_) return nullptr;
+  const SpoolMeta base = spool_meta();
+  SpoolMeta retry = base;
+  retry.rcpts.clear();
+  std::vector<DsnFailure> failed;
+  for (size_t i = 0; i < res.rcpt_replies.size() && i < base.rcpts.size(); ++i) {
+    const smtp::Reply& rr = res.rcpt_replies[i];
+    if (rr.positive()) continue;
+    const std::string diag = std::to_string(rr.code) + " " + rr.enhanced + " " + rr.text;
+    if (rr.transient() && tenant_->spool) {
+      retry.rcpts.push_back(base.rcpts[i]);
+    } else {
+      failed.push_back(DsnFailure{base.rcpts[i], rr.enhanced.empty() ? (rr.transient() ? "4.0.0" : "5.0.0") : rr.enhanced,
+                                  diag, tenant_->route_ip.to_string()});
+    }
+  }
+  if (failed.empty() && retry.rcpts.empty()) return nullptr;
+  auto* req = new IoReq;
+  req->id = job_->id;
+  req->message = relay_body_.empty() ? ByteSpan(job_->store.data(), job_->store.size())
+                                     : ByteSpan(reinterpret_cast<const uint8_t*>(relay_body_.data()), relay_body_.size());
+  if (!retry.rcpts.empty()) {
+    req->kind = IoKind::kSpool;
+    retry.last = "recipients deferred by the customer's server";
+    req->meta = format_spool_meta(retry);
+    ++gw_.ctr_.spooled;
+  }
+  req->bounce_rcpts = std::move(failed);
+  req->bounce_meta = base;
+  return req;
 }
 
 // The transaction's envelope in the spool format (dataplane/spool.h).

@@ -50,6 +50,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void on_data(ByteSpan) override;
   smtp::Decision on_end_of_data(const smtp::EndOfData&) override;
   void on_reset() override;
+  void on_refused(std::string_view what, const smtp::Reply& r) override;
 
   uint64_t gen = 0;  // matches IoReq::session_gen
 
@@ -58,7 +59,8 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void flush();
   void drop_job();
   void act(Tick now);
-  void finish(const smtp::Reply& r, std::string_view action, Tick now);
+  void finish(const smtp::Reply& r, std::string_view action, Tick now, IoReq* prepared = nullptr);
+  IoReq* partial_failures(const smtp::ClientResult& res);
   void quarantine(Tick now);
   void relay(Tick now);
   void spool(Tick now);
@@ -76,6 +78,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   uint64_t connect_ns_ = 0;
   bool peer_closed_ = false;
   bool dead_ = false;
+  uint32_t refusals_logged_ = 0;
   // The transaction.
   const Tenant* tenant_ = nullptr;
   PolicyKey key_;
@@ -91,6 +94,8 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   smtp::Reply final_;           // the reply waiting for its log record to be durable
   bool awaiting_io_ = false;
 };
+
+constexpr uint32_t kMaxLoggedRefusals = 20;  // engine refusals logged per session
 
 // Time allowed for the TCP connection to a tenant's server (RFC 5321 4.5.3.2 leaves the
 // connect timeout to the client; the greeting then has its own 5 minutes).

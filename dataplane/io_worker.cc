@@ -88,6 +88,8 @@ std::string iso_now() {
   return buf;
 }
 
+constexpr uint64_t kDsnIdBit = 1ull << 62;
+
 std::string reply_text(const smtp::Reply& r) { return std::to_string(r.code) + " " + r.enhanced + " " + r.text; }
 
 }  // namespace
@@ -181,7 +183,6 @@ void IoWorker::load_spool() {
       log += "}\n";
       continue;
     }
-    next_dsn_ = std::max(next_dsn_, (m->id & 0xffffff) + 1);
     entries_.emplace(m->id, std::move(*m));
   }
   ::closedir(d);
@@ -207,7 +208,8 @@ void IoWorker::remove_entry(uint64_t id) {
   spool_count_.store(entries_.size());
 }
 
-void IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log) {
+bool IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log,
+                      ByteSpan original_bytes) {
   auto note = [&](const char* what) {
     log += "{\"time\":";
     json_string(log, iso_now());
@@ -220,13 +222,16 @@ void IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed,
   if (m.from.empty() || m.dsn) {
     ++st_.dsn_suppressed;
     note(m.dsn ? "suppressed: a notification is never bounced" : "suppressed: null sender");
-    return;
+    return true;
   }
   std::string original;
-  read_file_at(sdir_fd_, std::to_string(m.id) + ".eml", original, 1ull << 30);
+  if (original_bytes.empty()) read_file_at(sdir_fd_, std::to_string(m.id) + ".eml", original, 1ull << 30);
+  else original.assign(reinterpret_cast<const char*>(original_bytes.data()), original_bytes.size());
   SpoolMeta d;
-  d.id = (m.id & ~uint64_t{0xffffff}) | ((next_dsn_++) & 0xffffff);
-  while (entries_.count(d.id)) d.id = (d.id & ~uint64_t{0xffffff}) | ((next_dsn_++) & 0xffffff);
+  // DSN ids have bit 62 set: never equal to a message id (start time << 24 | counter).
+  do {
+    d.id = kDsnIdBit | (now << 20) | (next_dsn_++ & 0xfffff);
+  } while (entries_.count(d.id));
   d.from = "";
   d.dsn = true;
   d.rcpts.push_back(SpoolRcpt{m.from, {}});
@@ -250,7 +255,7 @@ void IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed,
   } else {
     ++st_.dsn_suppressed;
     note("dropped: no route for the sender's domain (set bounce_route)");
-    return;
+    return true;
   }
   const std::string body = build_dsn(m, failed, span(original), spool_.hostname, now, d.id);
   IoReq w;
@@ -260,12 +265,13 @@ void IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed,
   std::string err;
   if (!store_pair(sdir_fd_, w, ".meta", err) || ::fsync(sdir_fd_) != 0) {
     note(("failed to spool: " + err).c_str());
-    return;
+    return false;
   }
   ++st_.dsn_sent;
   entries_.emplace(d.id, d);
   spool_count_.store(entries_.size());
   note(("spooled as " + std::to_string(d.id)).c_str());
+  return true;
 }
 
 void IoWorker::spool_result(IoReq& r, uint64_t now, std::string& log) {
@@ -384,6 +390,13 @@ void IoWorker::commit(IoReq** reqs, unsigned n) {
         reqs[i]->error = std::string("directory fsync: ") + std::strerror(errno);
       }
   }
+  // Recipients refused after others were accepted: their DSN, durable before the sender's 250.
+  for (unsigned i = 0; i < n; ++i)
+    if (reqs[i]->ok && !reqs[i]->bounce_rcpts.empty() &&
+        !bounce(reqs[i]->bounce_meta, reqs[i]->bounce_rcpts, now, batch, reqs[i]->message)) {
+      reqs[i]->ok = false;
+      reqs[i]->error = "the DSN for refused recipients could not be stored";
+    }
   // Spooled entries join the runner's index (due after the first backoff step).
   for (unsigned i = 0; i < n; ++i)
     if (reqs[i]->kind == IoKind::kSpool && reqs[i]->ok) {

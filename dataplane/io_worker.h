@@ -55,6 +55,10 @@ struct IoReq {
   std::string meta;
   std::string envelope;     // kQuarantine: <id>.meta, the envelope in the spool format (for release)
   smtp::ClientResult result;  // kSpoolResult
+  // Any kind: recipients the tenant's server refused after others were accepted (the sender has
+  // its 250): a DSN for these, built from `message` and the envelope `bounce_meta`.
+  std::vector<DsnFailure> bounce_rcpts;
+  SpoolMeta bounce_meta;
   std::string remote;         // kSpoolResult: the server's address, for the DSN
   rte_ring* reply_ring = nullptr;  // null: nobody waits; the I/O thread deletes the request
   void* session = nullptr;  // the caller's
@@ -105,7 +109,11 @@ class IoWorker {
   void load_spool();  // at start, and every kSpoolRescanS for entries others dropped in (release)
   void run_spool(uint64_t now);
   void spool_result(IoReq& r, uint64_t now, std::string& log);
-  void bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log);
+  // The DSN for `failed` recipients of `m`; `original` is the message (read from the spool when
+  // empty).
+  // False only when a DSN was due and could not be stored.
+  bool bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log,
+              ByteSpan original = {});
   bool write_meta(const SpoolMeta& m);
   void remove_entry(uint64_t id);
 

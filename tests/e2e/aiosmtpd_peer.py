@@ -5,7 +5,8 @@ Usage: aiosmtpd_peer.py DIR PORT [CERT KEY [require-tls]]   — stops on SIGTERM
 Behaviour per transaction, read from the file DIR.mode when it exists (tests switch it):
   accept (default) | tempfail (451 after the dot) | permfail (554 after the dot) |
   drop (close the connection after the dot, no reply).
-Recipients whose local part starts with "unknown" get 550 5.1.1 in every mode."""
+Recipients whose local part starts with "unknown" get 550 5.1.1 in every mode; those starting
+with "busy" get 451 4.2.1 unless the file DIR.accept-busy exists."""
 import asyncio
 import os
 import signal
@@ -27,8 +28,11 @@ class Store:
             return "accept"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.split("@")[0].startswith("unknown"):
+        local = address.split("@")[0]
+        if local.startswith("unknown"):
             return "550 5.1.1 no such user here"
+        if local.startswith("busy") and not os.path.exists(self.d + ".accept-busy"):
+            return "451 4.2.1 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

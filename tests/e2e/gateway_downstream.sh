@@ -11,6 +11,7 @@ trap cleanup EXIT
 lab_down_quiet
 gw_config "$work"
 sed -i 's/^spool = true .*/spool = false/' "$work/tenants.toml"  # failures reach the sender here
+sed -i 's/^max_sessions = .*/max_sessions = 16/' "$work/lab.toml"
 txlog_mark
 "$LAB" up "$work/lab.toml" >/dev/null
 SINK=$work/sink
@@ -42,6 +43,28 @@ check "per recipient: the refusal is logged" bash -c "tail -n +$((TXLOG_START + 
 out=$(sw --to unknown-1@example.test,unknown-2@example.test --body "all refused downstream")
 check "every recipient refused downstream: 5xx to the sender" grep -q '<\*\* 550 5.1.1 downstream:' <<<"$out"
 check "log: downstream failures recorded" ge "$(tail -n +$((TXLOG_START + 1)) "$TXLOG" | grep -c '"downstream":"4\|"downstream":"5')" 3
+
+# The session limit: the 17th concurrent connection gets 421, the others keep working.
+out=$(ip netns exec mxlab /usr/bin/python3 - <<'PY'
+import socket
+held = []
+for i in range(16):
+    s = socket.create_connection(("198.18.0.2", 25), timeout=10)
+    held.append((s, s.makefile("rb")))
+    assert held[-1][1].readline().startswith(b"220"), i
+extra = socket.create_connection(("198.18.0.2", 25), timeout=10)
+print("17th:", extra.makefile("rb").readline().decode().strip())
+s, f = held[0]
+s.sendall(b"NOOP\r\n")
+print("first:", f.readline().decode().strip())
+for s, f in held:
+    s.sendall(b"QUIT\r\n")
+    f.readline()
+    s.close()
+PY
+)
+check "session limit: 421 beyond it" grep -q '^17th: 421 4.3.2' <<<"$out"
+check "session limit: the held sessions still answer" grep -q '^first: 250' <<<"$out"
 
 # SIGKILL in the middle of DATA: the sender never sees 250, nothing reaches the tenant.
 before=$(count)

@@ -76,6 +76,21 @@ parts = [p.get_content_type() for p in m.walk()]
 assert 'message/delivery-status' in parts, parts
 "
 
+# --- some recipients refused downstream after others were accepted: the sender has its 250, so
+# the 5xx ones get a DSN and the 4xx ones are spooled and delivered later ---
+echo accept >"$work/sink3.mode"
+out=$(sw --from alice@sender.test --to bob@example.test,unknown-9@example.test,busy-1@example.test \
+        --header "Subject: partly" --body "three recipients")
+check "partial: 250 for the sender" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+first=$(grep -l 'three recipients' "$work/sink3"/*.eml | head -1)
+check "partial: bob got it at once, alone" bash -c "grep -q 'RCPT TO:<bob@example.test>' '${first%.eml}.env' && (( \$(grep -c '^RCPT TO' '${first%.eml}.env') == 1 ))"
+check "partial: a DSN for the refused one" wait_for 20 bash -c "grep -l 'Final-Recipient: rfc822; unknown-9@example.test' '$work/bounces'/*.eml 2>/dev/null | grep -q ."
+check "partial: the deferred one is spooled" bash -c "grep -l 'busy-1@example.test' '$SPOOL'/*.meta | grep -q ."
+touch "$work/sink3.accept-busy"
+check "partial: the deferred one delivered later" wait_for 20 bash -c "grep -h '^RCPT TO:<busy-1@example.test>' '$work/sink3'/*.env | grep -q ."
+check "partial: spool empty again" wait_for 10 bash -c "(( \$(ls '$SPOOL' | grep -c '\\.meta\$') == 0 ))"
+check "partial: no DSN for the deferred one" bash -c "! grep -l 'Final-Recipient: rfc822; busy-1@example.test' '$work/bounces'/*.eml 2>/dev/null | grep -q ."
+
 # --- a null sender is never bounced: spooled while the server is down, then refused by it ---
 sink_stop "$SINK_PID"; SINK_PID=""
 out=$(sw --from '<>' --to erin@example.test --header "Subject: from nobody" --body "no bounce for me")
@@ -84,7 +99,7 @@ echo permfail >"$work/sink3b.mode"
 sink_start "$work/sink3b" 2526
 check "null sender: refused downstream, DSN suppressed" wait_for 20 bash -c \
   "tail -n +$((TXLOG_START + 1)) '$TXLOG' | grep -q '\"event\":\"dsn\".*suppressed: null sender'"
-check "null sender: no DSN sent" eq "$(ls "$work/bounces" | grep -c '\.eml$')" 1
+check "null sender: no DSN sent" eq "$(ls "$work/bounces" | grep -c '\.eml$')" 2
 
 # --- expiry: a DSN with 4.4.7 ---
 sink_stop "$SINK_PID"; SINK_PID=""

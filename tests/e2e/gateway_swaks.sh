@@ -75,12 +75,41 @@ sent=$((sent + 1))
 check "smtplib: accepted" eq "$rc" 0
 check "smtplib: relayed byte for byte" cmp -s "$work/exact.eml" "$SINK/0005.eml"
 
+# --- CHUNKING: BDAT chunks from a raw client arrive as one message, byte for byte ---
+ip netns exec mxlab /usr/bin/python3 - "$work/bdat.eml" >"$work/bdat.out" 2>&1 <<'PY' && rc=0 || rc=$?
+import socket, sys
+msg = b"From: a@sender.test\r\nTo: bob@example.test\r\nSubject: chunked\r\n\r\n" + b"".join(
+    b"chunk line %04d .dot\r\n" % i for i in range(300))
+open(sys.argv[1], "wb").write(msg)
+s = socket.create_connection(("198.18.0.2", 25), timeout=30)
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline()
+        if not line or line[3:4] != b"-":
+            return line
+reply()
+for cmd in (b"EHLO x.test", b"MAIL FROM:<a@sender.test>", b"RCPT TO:<bob@example.test>"):
+    s.sendall(cmd + b"\r\n"); reply()
+cut = [0, 1000, 5000, len(msg)]
+for i in range(3):
+    part = msg[cut[i]:cut[i + 1]]
+    last = b" LAST" if i == 2 else b""
+    s.sendall(b"BDAT %d%s\r\n" % (len(part), last) + part)
+    r = reply()
+print(r.decode().strip())
+s.sendall(b"QUIT\r\n"); reply()
+PY
+sent=$((sent + 1))
+check "BDAT: delivered" grep -q '^250 2.0.0 Ok: [0-9]* delivered' "$work/bdat.out"
+check "BDAT: byte for byte" cmp -s "$work/bdat.eml" "$SINK/0006.eml"
+
 # --- spam (GTUBE): the tenant tags it ---
 out=$(sw --to bob@example.test --header "Subject: buy now" --body "$GTUBE"); sent=$((sent + 1))
 check "spam: delivered tagged" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
-check "spam: subject prefixed" grep -q '^Subject: \[SPAM\] buy now' "$SINK/0006.eml"
-check "spam: verdict headers at the top" bash -c "head -1 '$SINK/0006.eml' | grep -q '^X-Mxgate-Verdict: spam'"
-check "spam: rules header" grep -q '^X-Mxgate-Rules: GTUBE' "$SINK/0006.eml"
+check "spam: subject prefixed" grep -q '^Subject: \[SPAM\] buy now' "$SINK/0007.eml"
+check "spam: verdict headers at the top" bash -c "head -1 '$SINK/0007.eml' | grep -q '^X-Mxgate-Verdict: spam'"
+check "spam: rules header" grep -q '^X-Mxgate-Rules: GTUBE' "$SINK/0007.eml"
 
 # --- spam for a user who quarantines it ---
 qbefore=$(ls "$GWDIR/quarantine"/*.eml 2>/dev/null | wc -l)
@@ -89,7 +118,7 @@ check "user policy: quarantined" grep -q '<-  250 2.0.0 Ok: [0-9]* quarantined' 
 qid=$(sed -n 's/.*250 2.0.0 Ok: \([0-9]*\) quarantined.*/\1/p' <<<"$out" | head -1)
 check "quarantine: message stored" grep -q 'GTUBE-STANDARD' "$GWDIR/quarantine/$qid.eml"
 check "quarantine: envelope and verdict stored" grep -q '"class":"spam"' "$GWDIR/quarantine/$qid.json"
-check "quarantine: nothing relayed" eq "$(count)" 6
+check "quarantine: nothing relayed" eq "$(count)" 7
 
 # --- phish (a tenant rule with category phish): quarantined ---
 out=$(sw --to bob@example.test --header "Subject: MXGATE-PHISH-TEST verify your account" --body "click"); sent=$((sent + 1))
@@ -103,7 +132,23 @@ out=$(sw --to bob@example.test --header "Subject: zipped" --attach "@$work/eicar
 check "malware in a zip: 554" grep -q '<\*\* 554 5.7.1 message rejected: malware found (Mx.Lab.Eicar' <<<"$out"
 out=$(sw --to bob@example.test --header "Subject: plain eicar" --body "$EICAR"); sent=$((sent + 1))
 check "malware in the body: 554" grep -q '<\*\* 554 5.7.1' <<<"$out"
-check "malware: nothing relayed" eq "$(count)" 6
+check "malware: nothing relayed" eq "$(count)" 7
+
+# --- bulk (a tenant rule with category bulk): tagged ---
+out=$(sw --to bob@example.test --header "Subject: MXGATE-BULK-TEST newsletter" --body "weekly news"); sent=$((sent + 1))
+check "bulk: delivered tagged" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+check "bulk: verdict header" bash -c "grep -l '^X-Mxgate-Verdict: bulk' '$SINK'/*.eml | grep -q ."
+
+# --- unscannable (an encrypted zip): quarantined, never delivered ---
+printf 'secret contents' >"$work/secret.txt"
+(cd "$work" && zip -q -P hunter2 enc.zip secret.txt)
+out=$(sw --to bob@example.test --header "Subject: locked" --attach "@$work/enc.zip"); sent=$((sent + 1))
+check "unscannable: quarantined" grep -q '<-  250 2.0.0 Ok: [0-9]* quarantined' <<<"$out"
+check "unscannable: logged with its class" bash -c "tail -n +$((TXLOG_START + 1)) '$TXLOG' | grep -q '\"class\":\"unscannable\".*\"action\":\"quarantine\"'"
+
+# --- a user whose spam is deferred (tempfail) ---
+out=$(sw --to later@example.test --header "Subject: not now" --body "$GTUBE"); sent=$((sent + 1))
+check "tempfail action: 451 4.7.1" grep -q '<\*\* 451 4.7.1' <<<"$out"
 
 # --- a blocked sender domain: rejected ---
 out=$(sw --from someone@blocked.example --to bob@example.test --body "hi"); sent=$((sent + 1))
@@ -130,15 +175,51 @@ PY
 check "relay refused: source route" grep -q "^(550, b.5.7.1" <<<"$(sed -n 2p <<<"$out")"
 check "relay refused: quoted @ in the local part" grep -q "^(550" <<<"$(sed -n 3p <<<"$out")"
 check "relay refused: no recipient, so no DATA" grep -q "^(554\|^(503" <<<"$(sed -n 5p <<<"$out")"
-check "relay: nothing relayed" eq "$(count)" 6
+check "relay: nothing relayed" eq "$(count)" 8
 check "relay: refusals logged" ge "$(txlog | grep -c '"event":"refused","stage":"rcpt"')" 8
+
+# --- refusals by the SMTP engine are logged too ---
+out=$(ip netns exec mxlab /usr/bin/python3 - <<'PY'
+import smtplib
+s = smtplib.SMTP("198.18.0.2", 25, timeout=30)
+print(s.docmd("FROBNICATE"))
+print(s.docmd("MAIL FROM:<broken"))
+s.quit()
+PY
+)
+check "engine refusal: 500/501 to the client" grep -q "^(50[01]" <<<"$out"
+check "engine refusal: logged" bash -c "tail -n +$((TXLOG_START + 1)) '$TXLOG' | grep -q '\"event\":\"refused\",\"stage\":\"smtp\"'"
+
+# --- a snapshot swap does not disturb a session in flight ---
+ip netns exec mxlab /usr/bin/python3 - "$work/tenants.toml" "$MXLAB_STATE/mxgate.pid" >"$work/swap.out" 2>&1 <<'PY' || true
+import os, signal, smtplib, sys, time
+s = smtplib.SMTP("198.18.0.2", 25, timeout=30)
+s.ehlo("swap.test")
+print(s.docmd("MAIL FROM:<a@sender.test>"))
+print(s.docmd("RCPT TO:<swap@example.test>"))
+# The new snapshot moves example.test to another route; this session keeps its generation.
+text = open(sys.argv[1]).read().replace('route = "198.18.0.1:2526"', 'route = "198.18.0.1:2599"', 1)
+open(sys.argv[1], "w").write(text)
+os.kill(int(open(sys.argv[2]).read()), signal.SIGHUP)
+time.sleep(1.0)
+print(s.docmd("DATA"))
+s.send(b"Subject: across a swap\r\n\r\nstill the old route\r\n.\r\n")
+print(s.getreply())
+s.quit()
+PY
+check "swap: the session in flight completed on its snapshot" grep -q "^(250, b'2.0.0 Ok: [0-9]* delivered to example" "$work/swap.out"
+check "swap: the new snapshot is live" grep -q 'tenant snapshot generation 2 loaded' "$LOG"
+sed -i 's/route = "198.18.0.1:2599"/route = "198.18.0.1:2526"/' "$work/tenants.toml"
+"$LAB" reload
+for _ in $(seq 1 50); do grep -q 'snapshot generation 3 loaded' "$LOG" && break; sleep 0.1; done
+sent=$((sent + 1))
 
 # --- one policy per transaction ---
 out=$(sw --to bob@example.test,quarantine@example.test --body "split"); sent=$((sent + 1))
 check "policy split: 452 for the second policy" grep -q '<\*\* 452 4.5.3' <<<"$out"
-check "policy split: first recipient delivered alone" eq "$(grep -c '^RCPT TO' "$SINK/0007.env")" 1
+check "policy split: first recipient delivered alone" eq "$(grep -c '^RCPT TO' "$SINK/0010.env")" 1
 
-# --- a route that is down (tenant 'second', nothing on :2527; no spool yet) ---
+# --- a route that is down (tenant "second" does not allow spooling; nothing on :2527) ---
 out=$(sw --to x@second.test --body "to a dead route"); sent=$((sent + 1))
 check "route down: 451 4.4.1" grep -q '<\*\* 451 4.4.1' <<<"$out"
 
@@ -146,14 +227,14 @@ check "route down: 451 4.4.1" grep -q '<\*\* 451 4.4.1' <<<"$out"
 sed -i 's/domains = \["second.test"\]/domains = ["second.test", "third.test"]/' "$work/tenants.toml"
 sed -i 's/route = "198.18.0.1:2527"/route = "198.18.0.1:2526"/' "$work/tenants.toml"
 "$LAB" reload
-for _ in $(seq 1 50); do grep -q 'snapshot generation 2 loaded' "$LOG" && break; sleep 0.1; done
-check "reload: generation 2 loaded" grep -q 'tenant snapshot generation 2 loaded (2 tenant(s), 1 user(s))' "$LOG"
+for _ in $(seq 1 50); do grep -q 'snapshot generation 4 loaded' "$LOG" && break; sleep 0.1; done
+check "reload: generation 4 loaded" grep -q 'tenant snapshot generation 4 loaded (2 tenant(s), 2 user(s))' "$LOG"
 out=$(sw --to y@third.test --body "new domain"); sent=$((sent + 1))
 check "reload: new domain accepted and delivered" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered to second' <<<"$out"
 echo 'garbage = [' >>"$work/tenants.toml"
 "$LAB" reload
 for _ in $(seq 1 50); do grep -q 'reload refused' "$LOG" && break; sleep 0.1; done
-check "reload: a bad file is refused" grep -q 'reload refused, keeping generation 2' "$LOG"
+check "reload: a bad file is refused" grep -q 'reload refused, keeping generation 4' "$LOG"
 out=$(sw --to y@third.test --body "still there"); sent=$((sent + 1))
 check "reload: the running snapshot still serves" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
 
@@ -175,6 +256,6 @@ check "log: downstream reply recorded" bash -c "tail -n +$((TXLOG_START + 1)) '$
 
 sink_stop "$SINK_PID"; SINK_PID=""
 "$LAB" down >/dev/null
-check "counters: delivered" grep -qE '^mxgate: gateway lcore=1 port=lab0 .* delivered=9 ' "$LOG"
+check "counters: delivered" grep -qE '^mxgate: gateway lcore=1 port=lab0 .* delivered=12 ' "$LOG"
 check "no sanitizer report" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$LOG'"
 finish

@@ -20,6 +20,7 @@ trap cleanup EXIT
 make_config() {  # make_config OUT [IMPAIR]
   sed -e "s|^services = .*|&\nsource_to = \"198.18.0.1:5001\"\nsource_bytes = $SRC_BYTES\nsource_after_ms = 2000|" \
     "$ROOT/config/lab.toml" >"$1"
+  sed -i '/^\[gateway\]/,$d' "$1"  # no SMTP gateway in this test: TCP services only
   if [[ ${2:-} == impair ]]; then
     sed -i -e 's|^mtu = 1500.*|&\nimpair_drop_ppm = 10000\nimpair_reorder_ppm = 10000\nimpair_dup_ppm = 5000\nimpair_seed = 7|' "$1"
   fi
