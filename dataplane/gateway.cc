@@ -127,7 +127,7 @@ void Gateway::poll(Tick now) noexcept {
   n = rte_ring_sc_dequeue_burst(spool_in_, p, 32, nullptr);
   for (unsigned i = 0; i < n; ++i) {
     ++ctr_.spool_deliveries;
-    (new SpoolRelay(*this, static_cast<SpoolDelivery*>(p[i])))->start(now);
+    (new SpoolRelay(*this, static_cast<SpoolDelivery*>(p[i])))->start(now);  // owned by its RelayConn
   }
   reap();
 }

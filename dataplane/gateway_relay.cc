@@ -135,8 +135,9 @@ void SpoolRelay::start(Tick now) {
   for (const SpoolRcpt& r : d_->meta.rcpts) msg.rcpts.push_back(smtp::ClientRecipient{r.address, r.params});
   RelayTarget to{d_->meta.route_ip, d_->meta.route_port, d_->meta.tls};
   auto* r = new RelayConn(gw_, this, to, std::move(msg), nullptr, std::move(d_->body));
+  r->adopt_owner(std::unique_ptr<RelayOwner>(this));
   gw_.relays_.push_back(r);
-  r->start(now);
+  r->start(now);  // may report (and be forgotten) at once; `this` lives until the relay is deleted
 }
 
 void SpoolRelay::on_relay_done(const smtp::ClientResult& res, Tick) {
@@ -150,7 +151,6 @@ void SpoolRelay::on_relay_done(const smtp::ClientResult& res, Tick) {
     ++gw_.ctr_.io_ring_full;
     delete req;
   }
-  delete this;
 }
 
 }  // namespace mx::dp

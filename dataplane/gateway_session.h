@@ -111,6 +111,8 @@ class RelayConn final : public net::TcpHandler {
   bool start(Tick now);  // false: no connection could be opened (result() says why)
   void tick(Tick now);
   void detach() { in_ = nullptr; }
+  // The relay owns its owner when nobody else does (a spool delivery): deleted with the relay.
+  void adopt_owner(std::unique_ptr<RelayOwner> o) { owned_owner_ = std::move(o); }
   const smtp::ClientResult& result() const { return cs_->result(); }
   std::string take_body() { return std::move(body_); }
   MsgJob* take_job() {
@@ -137,6 +139,7 @@ class RelayConn final : public net::TcpHandler {
   std::string body_;
   smtp::ClientMessage msg_;
   std::unique_ptr<smtp::ClientSession> cs_;
+  std::unique_ptr<RelayOwner> owned_owner_;
   net::TcpConn* conn_ = nullptr;
   bool reported_ = false;
   bool connected_ = false;
@@ -144,7 +147,8 @@ class RelayConn final : public net::TcpHandler {
   bool dead_ = false;
 };
 
-// A spooled message being delivered on this lcore; reports to the I/O thread and goes away.
+// A spooled message being delivered on this lcore; reports to the I/O thread. Owned by its
+// RelayConn once started.
 class SpoolRelay final : public RelayOwner {
  public:
   SpoolRelay(Gateway& gw, SpoolDelivery* d) : gw_(gw), d_(d) {}

@@ -132,6 +132,6 @@ check "disk full, spool: 451, not 250" grep -q '<\*\* 451 4.3.0' <<<"$out"
 { printf 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n'; cat "$work/big.txt"; } >"$work/bigspam.txt"
 out=$(sw --from alice@sender.test --to quarantine@example.test --header "Subject: big spam" --body "@$work/bigspam.txt")
 check "disk full, quarantine: 451, not 250" grep -q '<\*\* 451 4.3.0' <<<"$out"
-"$LAB" down >/dev/null
+lab_down_checked
 check "disk full: no partial file left as an entry" eq "$(ls "$work/tiny/spool" | grep -c '\.meta$' || true)" 0
 finish
