@@ -53,7 +53,7 @@ std::string rfc822_date(uint64_t t) {
 std::string format_spool_meta(const SpoolMeta& m) {
   std::string o;
   o += "id " + std::to_string(m.id) + "\n";
-  o += "tenant " + m.tenant + "\n";
+  if (!m.tenant.empty()) o += "tenant " + m.tenant + "\n";
   o += "route " + m.route_ip.to_string() + ":" + std::to_string(m.route_port) + "\n";
   o += std::string("tls ") + tls_name(m.tls) + "\n";
   o += "from " + m.from + "\n";

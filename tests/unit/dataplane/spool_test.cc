@@ -54,6 +54,16 @@ TEST(Spool, MetaRoundTrips) {
   EXPECT_TRUE(n->dsn);
 }
 
+TEST(Spool, AMinimalEntryFormatsBackToItself) {
+  // Found by fuzz_spool_meta: no tenant line (a DSN's entry may have none).
+  const std::string text = "id 7\nroute 198.18.0.1:2526\ntls opportunistic\nfrom a@b\nrcpt 0 - \"c d\"@ex\nlast 451dy)\n";
+  auto m = parse_spool_meta(text);
+  ASSERT_TRUE(m) << m.error().message;
+  auto again = parse_spool_meta(format_spool_meta(*m));
+  ASSERT_TRUE(again) << again.error().message << "\n" << format_spool_meta(*m);
+  EXPECT_EQ(format_spool_meta(*again), format_spool_meta(*m));
+}
+
 TEST(Spool, BadMetaIsRefusedWithTheLine) {
   const std::string good = format_spool_meta(sample());
   const struct {
