@@ -170,13 +170,10 @@ std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSec
     c.services |= bit;
   }
   if (r.raw("source_to")) {
-    const size_t colon = source.rfind(':');
-    auto ip = Ipv4Addr::parse(colon == std::string::npos ? source : source.substr(0, colon));
-    long port = colon == std::string::npos ? 0 : std::strtol(source.c_str() + colon + 1, nullptr, 10);
-    if (!ip || port < 1 || port > 65535 || source.find_first_not_of("0123456789.:") != std::string::npos)
-      return Error{r.where(*r.raw("source_to"), "source_to") + "'" + source + "' is not IPv4:port like 198.18.0.1:5001"};
-    c.source_ip = *ip;
-    c.source_port = static_cast<uint16_t>(port);
+    auto ep = parse_ipv4_port(source, 0);
+    if (!ep) return Error{r.where(*r.raw("source_to"), "source_to") + "'" + source + "' is not IPv4:port like 198.18.0.1:5001"};
+    c.source_ip = ep->first;
+    c.source_port = ep->second;
     if (!r.raw("source_bytes")) return r.missing("source_bytes");
   } else if (r.raw("source_bytes")) {
     return r.missing("source_to");
@@ -227,13 +224,10 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   if (g.spool_retry_max_s < g.spool_retry_min_s)
     return Error{r.where(*r.raw("spool_retry_max_s"), "spool_retry_max_s") + "is below spool_retry_min_s"};
   if (r.raw("bounce_route")) {
-    const size_t colon = bounce.rfind(':');
-    auto ip = Ipv4Addr::parse(bounce.substr(0, colon == std::string::npos ? bounce.size() : colon));
-    long port = colon == std::string::npos ? 25 : std::strtol(bounce.c_str() + colon + 1, nullptr, 10);
-    if (!ip || port < 1 || port > 65535 || bounce.find_first_not_of("0123456789.:") != std::string::npos)
-      return Error{r.where(*r.raw("bounce_route"), "bounce_route") + "'" + bounce + "' is not IPv4[:port]"};
-    g.bounce_ip = *ip;
-    g.bounce_port = static_cast<uint16_t>(port);
+    auto ep = parse_ipv4_port(bounce, 25);
+    if (!ep) return Error{r.where(*r.raw("bounce_route"), "bounce_route") + "'" + bounce + "' is not IPv4[:port]"};
+    g.bounce_ip = ep->first;
+    g.bounce_port = ep->second;
   }
   if (g.hostname.empty() || g.hostname.size() > 253 ||
       g.hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)

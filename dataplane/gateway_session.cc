@@ -11,16 +11,6 @@
 namespace mx::dp {
 namespace {
 
-std::string wall_time() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t{};
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
-  return buf;
-}
 
 void kv(std::string& o, const char* k, std::string_view v) {
   o += ",\"";
@@ -285,9 +275,12 @@ void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, 
   req->session_gen = gen;
   final_ = r;
   if (!gw_.sh_.io->post(req)) {
+    // Nothing durable, nothing promised: the sender keeps the message and retries.
     ++gw_.ctr_.io_ring_full;
+    ++gw_.ctr_.tempfailed;
     delete req;
-    final_ = smtp::reply(451, "4.3.0", "log busy, try again later");
+    spooled_ = false;
+    final_ = smtp::reply(451, "4.3.0", "local storage busy, try again later");
     drop_job();
     sc_.resume(smtp::Decision::with(final_), now);
     pump(now);
@@ -318,21 +311,7 @@ void InSession::quarantine(Tick now) {
   kv(m, "reason", job_->verdict.reason);
   m += "}\n";
   req->envelope = format_spool_meta(spool_meta());
-  final_ = smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) + " quarantined");
-  req->log_line = log_record(final_, "quarantine");
-  req->reply_ring = gw_.io_reply_;
-  req->session = this;
-  req->session_gen = gen;
-  if (!gw_.sh_.io->post(req)) {
-    ++gw_.ctr_.io_ring_full;
-    delete req;
-    ++gw_.ctr_.tempfailed;
-    drop_job();
-    sc_.resume(smtp::Decision::with(smtp::reply(451, "4.3.0", "quarantine busy, try again later")), now);
-    pump(now);
-    return;
-  }
-  awaiting_io_ = true;
+  finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) + " quarantined"), "quarantine", now, req);
 }
 
 void InSession::on_io_done(IoReq* r, Tick now) {
@@ -464,8 +443,7 @@ IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
   if (failed.empty() && retry.rcpts.empty()) return nullptr;
   auto* req = new IoReq;
   req->id = job_->id;
-  req->message = relay_body_.empty() ? ByteSpan(job_->store.data(), job_->store.size())
-                                     : ByteSpan(reinterpret_cast<const uint8_t*>(relay_body_.data()), relay_body_.size());
+  req->message = relayed_bytes();
   if (!retry.rcpts.empty()) {
     req->kind = IoKind::kSpool;
     retry.last = "recipients deferred by the customer's server";
@@ -475,6 +453,12 @@ IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
   req->bounce_rcpts = std::move(failed);
   req->bounce_meta = base;
   return req;
+}
+
+// The message as relayed: the tagged copy when the verdict added headers, else the store.
+ByteSpan InSession::relayed_bytes() const {
+  return relay_body_.empty() ? ByteSpan(job_->store.data(), job_->store.size())
+                             : ByteSpan(reinterpret_cast<const uint8_t*>(relay_body_.data()), relay_body_.size());
 }
 
 // The transaction's envelope in the spool format (dataplane/spool.h).
@@ -506,32 +490,17 @@ void InSession::spool(Tick now) {
   auto* req = new IoReq;
   req->kind = IoKind::kSpool;
   req->id = m.id;
-  req->message = relay_body_.empty() ? ByteSpan(job_->store.data(), job_->store.size())
-                                     : ByteSpan(reinterpret_cast<const uint8_t*>(relay_body_.data()), relay_body_.size());
+  req->message = relayed_bytes();
   req->meta = format_spool_meta(m);
-  final_ = smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) +
-                                         " spooled: the customer's server is unavailable, delivery will be retried");
   spooled_ = true;
-  req->log_line = log_record(final_, "spool");
-  req->reply_ring = gw_.io_reply_;
-  req->session = this;
-  req->session_gen = gen;
-  if (!gw_.sh_.io->post(req)) {
-    ++gw_.ctr_.io_ring_full;
-    delete req;
-    ++gw_.ctr_.tempfailed;
-    spooled_ = false;
-    drop_job();
-    sc_.resume(smtp::Decision::with(smtp::reply(451, "4.3.0", "spool busy, try again later")), now);
-    pump(now);
-    return;
-  }
-  awaiting_io_ = true;
+  finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) +
+                                       " spooled: the customer's server is unavailable, delivery will be retried"),
+         "spool", now, req);
 }
 
 void InSession::log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r) {
   std::string o = "{\"time\":";
-  json_string(o, wall_time());
+  json_string(o, log_time());
   kv(o, "event", "refused");
   kv(o, "stage", stage);
   kv(o, "client_ip", client_ip_);
@@ -552,7 +521,7 @@ void InSession::log_refusal(std::string_view stage, std::string_view arg, const 
 std::string InSession::log_record(const smtp::Reply& r, std::string_view action) {
   const uint64_t now_ns = gw_.tcp_.now().ns;
   std::string o = "{\"time\":";
-  json_string(o, wall_time());
+  json_string(o, log_time());
   kv(o, "event", "message");
   kn(o, "id", job_ ? job_->id : 0);
   kv(o, "tenant", tenant_ ? tenant_->name : "");
@@ -583,6 +552,7 @@ std::string InSession::log_record(const smtp::Reply& r, std::string_view action)
     kn(o, "size", job_->store.size());
     const scan::Verdict& v = job_->verdict;
     kv(o, "class", job_->scanned ? scan::verdict_class_name(v.cls) : "unscanned");
+    if (!job_->scanned && !job_->scan_error.empty()) kv(o, "scan_error", job_->scan_error);
     kv(o, "score", scan::format_score(v.score));
     o += ",\"rules\":[";
     for (size_t i = 0; i < v.rules.size(); ++i) {

@@ -65,6 +65,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void relay(Tick now);
   void spool(Tick now);
   SpoolMeta spool_meta();
+  ByteSpan relayed_bytes() const;
   std::string log_record(const smtp::Reply& r, std::string_view action);
   void log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r);
   void destroy();

@@ -16,77 +16,17 @@
 #include <ctime>
 #include <vector>
 
+#include "dataplane/durable.h"
 #include "dataplane/gateway.h"
 #include "dataplane/txlog.h"
 
 namespace mx::dp {
 namespace {
 
-bool write_all(int fd, const void* p, size_t n) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  while (n) {
-    ssize_t w = ::write(fd, b, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    b += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-// Writes `name` in directory fd `dir` durably under a temporary name, then renames it (the
-// caller fsyncs the directory).
-bool durable_file(int dir, const std::string& name, ByteSpan a, std::string* err) {
-  const std::string tmp = "." + name + ".tmp";
-  int fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *err = name + ": " + std::strerror(errno);
-    return false;
-  }
-  bool ok = write_all(fd, a.data(), a.size()) && ::fsync(fd) == 0;
-  if (!ok) *err = name + ": " + std::strerror(errno);
-  ::close(fd);
-  if (ok && ::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
-    *err = name + ": rename: " + std::strerror(errno);
-    ok = false;
-  }
-  if (!ok) ::unlinkat(dir, tmp.c_str(), 0);
-  return ok;
-}
-
 ByteSpan span(const std::string& s) { return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
-
-bool read_file_at(int dir, const std::string& name, std::string& out, size_t max) {
-  int fd = ::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) <= max;
-  if (ok) {
-    out.resize(static_cast<size_t>(st.st_size));
-    size_t got = 0;
-    while (ok && got < out.size()) {
-      ssize_t r = ::read(fd, out.data() + got, out.size() - got);
-      if (r < 0 && errno == EINTR) continue;
-      ok = r > 0;
-      if (ok) got += static_cast<size_t>(r);
-    }
-  }
-  ::close(fd);
-  return ok;
-}
 
 uint64_t unix_now() { return static_cast<uint64_t>(std::time(nullptr)); }
 
-std::string iso_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t{};
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
-  return buf;
-}
 
 constexpr uint64_t kDsnIdBit = 1ull << 62;
 
@@ -118,15 +58,13 @@ Expected<std::unique_ptr<IoWorker>> IoWorker::create(const std::string& log_file
     ::close(lfd);
     return Error{std::string("I/O ring: ") + rte_strerror(rte_errno)};
   }
-  auto w = std::unique_ptr<IoWorker>(new IoWorker(r, lfd, qfd, sfd, quarantine_dir, spool, shared));
+  auto w = std::unique_ptr<IoWorker>(new IoWorker(r, lfd, qfd, sfd, spool, shared));
   w->load_spool();
   return w;
 }
 
-IoWorker::IoWorker(rte_ring* ring, int log_fd, int qdir_fd, int sdir_fd, std::string qdir, SpoolConfig spool,
-                   const GatewayShared* shared)
-    : ring_(ring), log_fd_(log_fd), qdir_fd_(qdir_fd), sdir_fd_(sdir_fd), qdir_(std::move(qdir)),
-      spool_(std::move(spool)), shared_(shared) {}
+IoWorker::IoWorker(rte_ring* ring, int log_fd, int qdir_fd, int sdir_fd, SpoolConfig spool, const GatewayShared* shared)
+    : ring_(ring), log_fd_(log_fd), qdir_fd_(qdir_fd), sdir_fd_(sdir_fd), spool_(std::move(spool)), shared_(shared) {}
 
 IoWorker::~IoWorker() {
   stop();
@@ -175,7 +113,7 @@ void IoWorker::load_spool() {
       ::renameat(sdir_fd_, name.c_str(), sdir_fd_, (name + ".bad").c_str());
       ++st_.spool_bad;
       log += "{\"time\":";
-      json_string(log, iso_now());
+      json_string(log, log_time());
       log += ",\"event\":\"spool_bad\",\"file\":";
       json_string(log, name);
       log += ",\"error\":";
@@ -212,7 +150,7 @@ bool IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed,
                       ByteSpan original_bytes) {
   auto note = [&](const char* what) {
     log += "{\"time\":";
-    json_string(log, iso_now());
+    json_string(log, log_time());
     log += ",\"event\":\"dsn\",\"id\":" + std::to_string(m.id) + ",\"result\":";
     json_string(log, what);
     log += ",\"to\":";
@@ -300,7 +238,7 @@ void IoWorker::spool_result(IoReq& r, uint64_t now, std::string& log) {
   std::string result = retry.empty() ? (failed.empty() ? "delivered" : delivered ? "partly bounced" : "bounced")
                                      : now >= m.expires ? "expired" : "deferred";
   log += "{\"time\":";
-  json_string(log, iso_now());
+  json_string(log, log_time());
   log += ",\"event\":\"spool\",\"id\":" + std::to_string(m.id);
   log += ",\"tenant\":";
   json_string(log, m.tenant);

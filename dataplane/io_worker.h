@@ -101,8 +101,7 @@ class IoWorker {
   size_t spool_size() const { return spool_count_.load(); }
 
  private:
-  IoWorker(rte_ring* ring, int log_fd, int qdir_fd, int sdir_fd, std::string qdir, SpoolConfig spool,
-           const GatewayShared* shared);
+  IoWorker(rte_ring* ring, int log_fd, int qdir_fd, int sdir_fd, SpoolConfig spool, const GatewayShared* shared);
   void run();
   void commit(IoReq** reqs, unsigned n);
   bool store_pair(int dir, IoReq& r, const char* meta_ext, std::string& err);
@@ -121,7 +120,6 @@ class IoWorker {
   int log_fd_;
   int qdir_fd_;
   int sdir_fd_;
-  std::string qdir_;
   SpoolConfig spool_;
   const GatewayShared* shared_;
   std::vector<rte_ring*> targets_;

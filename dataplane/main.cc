@@ -220,6 +220,14 @@ int run(const mx::cfg::Config& c, const char* argv0) {
   if (rt.scan) rt.scan->stop();
   if (rt.io) rt.io->stop();
   mx::dp::print_counters(stderr, rt.lcores, rt.ports);
+  if (rt.scan) {
+    const mx::dp::ScanWorkerStats& s = rt.scan->stats();
+    std::fprintf(stderr,
+                 "mxgate: scan jobs=%" PRIu64 " aborted=%" PRIu64 " bytes=%" PRIu64 " av_objects=%" PRIu64
+                 " av_resubmits=%" PRIu64 " scanner_errors=%" PRIu64 "\n",
+                 s.jobs.load(), s.aborted.load(), s.bytes.load(), s.av_objects.load(), s.av_resubmits.load(),
+                 s.scanner_errors.load());
+  }
   if (rt.io) {
     const mx::dp::IoStats& s = rt.io->stats();
     std::fprintf(stderr,

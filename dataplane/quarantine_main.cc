@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dataplane/config.h"
+#include "dataplane/durable.h"
 #include "dataplane/spool.h"
 #include "dataplane/tenants.h"
 
@@ -69,32 +70,6 @@ std::string json_field(const std::string& j, const std::string& key) {
 
 bool valid_id(const std::string& id) {
   return !id.empty() && id.size() <= 20 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool write_durable(const std::string& dir, const std::string& name, const std::string& data, std::string& err) {
-  const std::string tmp = dir + "/." + name + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    err = tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  size_t off = 0;
-  bool ok = true;
-  while (ok && off < data.size()) {
-    ssize_t w = ::write(fd, data.data() + off, data.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    ok = w > 0;
-    if (ok) off += static_cast<size_t>(w);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  if (!ok) err = tmp + ": " + std::strerror(errno);
-  ::close(fd);
-  if (ok && ::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) {
-    err = name + ": rename: " + std::strerror(errno);
-    ok = false;
-  }
-  if (!ok) ::unlink(tmp.c_str());
-  return ok;
 }
 
 bool fsync_dir(const std::string& dir) {
@@ -186,11 +161,16 @@ int release(const mx::cfg::GatewaySection& g, const std::string& id) {
   meta->next = now;
   meta->last = "released from quarantine";
   ::mkdir(g.spool_dir.c_str(), 0700);
-  std::string err;
+  std::string err = "cannot open the spool directory";
+  int dir = ::open(g.spool_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  auto bytes = [](const std::string& t) { return mx::ByteSpan(reinterpret_cast<const uint8_t*>(t.data()), t.size()); };
   // The message first, the meta last: the runner only sees complete entries.
-  if (!write_durable(g.spool_dir, id + ".eml", eml, err) ||
-      !write_durable(g.spool_dir, id + ".meta", mx::dp::format_spool_meta(*meta), err) || !fsync_dir(g.spool_dir)) {
-    std::fprintf(stderr, "mxgate-quarantine: release %s: %s\n", id.c_str(), err.empty() ? "fsync failed" : err.c_str());
+  const bool ok = dir >= 0 && mx::dp::durable_file(dir, id + ".eml", bytes(eml), &err) &&
+                  mx::dp::durable_file(dir, id + ".meta", bytes(mx::dp::format_spool_meta(*meta)), &err) &&
+                  ::fsync(dir) == 0;
+  if (dir >= 0) ::close(dir);
+  if (!ok) {
+    std::fprintf(stderr, "mxgate-quarantine: release %s: %s\n", id.c_str(), err.c_str());
     return 1;
   }
   remove_files(g, id);

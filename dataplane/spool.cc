@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "dataplane/tenants.h"
+#include "dataplane/toml_reader.h"
 
 namespace mx::dp {
 namespace {
@@ -106,12 +107,10 @@ Expected<SpoolMeta> parse_spool_meta(std::string_view text) {
     } else if (key == "tenant" && !val.empty() && val.size() <= 64) {
       m.tenant = val;
     } else if (key == "route") {
-      const size_t colon = val.rfind(':');
-      auto ip = Ipv4Addr::parse(val.substr(0, colon == std::string_view::npos ? 0 : colon));
-      if (!ip || colon == std::string_view::npos || !parse_u64(val.substr(colon + 1), n) || n == 0 || n > 65535)
-        return Error{where + "bad route"};
-      m.route_ip = *ip;
-      m.route_port = static_cast<uint16_t>(n);
+      auto ep = cfg::parse_ipv4_port(val, 0);
+      if (!ep) return Error{where + "bad route"};
+      m.route_ip = ep->first;
+      m.route_port = ep->second;
       have_route = true;
     } else if (key == "tls") {
       if (val == "none") m.tls = smtp::TlsPolicy::kNone;

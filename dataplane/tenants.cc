@@ -117,13 +117,10 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
     d = ascii_lower(d);
     if (!valid_domain(d)) return Error{r.where(*r.raw("domains"), "domains") + "'" + d + "' is not a domain"};
   }
-  const size_t colon = route.rfind(':');
-  auto ip = Ipv4Addr::parse(route.substr(0, colon == std::string::npos ? route.size() : colon));
-  long port = colon == std::string::npos ? 25 : std::strtol(route.c_str() + colon + 1, nullptr, 10);
-  if (!ip || port < 1 || port > 65535 || route.find_first_not_of("0123456789.:") != std::string::npos)
-    return Error{r.where(*r.raw("route"), "route") + "'" + route + "' is not IPv4[:port] like 198.18.0.1:2526"};
-  out.route_ip = *ip;
-  out.route_port = static_cast<uint16_t>(port);
+  auto ep = cfg::parse_ipv4_port(route, 25);
+  if (!ep) return Error{r.where(*r.raw("route"), "route") + "'" + route + "' is not IPv4[:port] like 198.18.0.1:2526"};
+  out.route_ip = ep->first;
+  out.route_port = ep->second;
   using P = smtp::TlsPolicy;
   if (tls == "none") out.route_tls = P::kNone;
   else if (tls == "opportunistic") out.route_tls = P::kOpportunistic;

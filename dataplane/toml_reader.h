@@ -6,12 +6,33 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/expected.h"
+#include "common/net_types.h"
 #include "dataplane/toml.h"
 
 namespace mx::cfg {
+
+// "a.b.c.d:port", or "a.b.c.d" when default_port is not 0 (then that port). Nothing else.
+inline std::optional<std::pair<Ipv4Addr, uint16_t>> parse_ipv4_port(std::string_view s, uint16_t default_port) {
+  if (s.find_first_not_of("0123456789.:") != std::string_view::npos) return std::nullopt;
+  const size_t colon = s.rfind(':');
+  auto ip = Ipv4Addr::parse(s.substr(0, colon == std::string_view::npos ? s.size() : colon));
+  if (!ip) return std::nullopt;
+  if (colon == std::string_view::npos) {
+    if (default_port == 0) return std::nullopt;
+    return std::pair{*ip, default_port};
+  }
+  std::string_view digits = s.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5) return std::nullopt;
+  uint32_t port = 0;
+  for (char c : digits) port = port * 10 + static_cast<uint32_t>(c - '0');
+  if (port < 1 || port > 65535) return std::nullopt;
+  return std::pair{*ip, static_cast<uint16_t>(port)};
+}
 
 class TomlReader {
  public:

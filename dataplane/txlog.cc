@@ -4,8 +4,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace mx::dp {
+
+std::string log_time() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  gmtime_r(&ts.tv_sec, &t);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
+  return buf;
+}
 
 // RFC 8259 7: quotation mark, reverse solidus and control characters escaped; bytes >= 0x80
 // that are not valid UTF-8 become U+FFFD so that every line is valid JSON.

@@ -16,6 +16,8 @@ namespace mx::dp {
 constexpr size_t kMaxLogSubject = 256;           // bytes of Subject / Message-ID kept in a record
 constexpr size_t kMaxLogHeaderScan = 64 * 1024;  // header bytes searched for them
 
+// The record's "time": UTC with milliseconds, e.g. 2026-11-29T00:56:11.667Z.
+std::string log_time();
 // Appends s as a JSON string: quote, backslash and control characters escaped, invalid UTF-8
 // replaced by U+FFFD.
 void json_string(std::string& out, std::string_view s);
