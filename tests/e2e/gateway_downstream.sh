@@ -68,7 +68,7 @@ check "session limit: the held sessions still answer" grep -q '^first: 250' <<<"
 
 # SIGKILL in the middle of DATA: the sender never sees 250, nothing reaches the tenant.
 before=$(count)
-ip netns exec mxlab /usr/bin/python3 - "$MXLAB_STATE/mxgate.pid" >"$work/kill.out" 2>&1 <<'PY' || true
+ip netns exec mxlab /usr/bin/python3 - "$MXLAB_STATE/mxgate.pid" >"$work/kill.out" 2>&1 <<'PY' && rc=0 || rc=$?
 import os, signal, socket, sys, time
 s = socket.create_connection(("198.18.0.2", 25), timeout=10)
 f = s.makefile("rb")
@@ -80,10 +80,12 @@ def reply():
 reply()
 for cmd in (b"EHLO x.test", b"MAIL FROM:<a@sender.test>", b"RCPT TO:<bob@example.test>", b"DATA"):
     s.sendall(cmd + b"\r\n")
-    reply()
+    r = reply()
+print("in DATA:", r)
 s.sendall(b"Subject: half\r\n\r\n" + b"first half of the body\r\n" * 2000)
 time.sleep(0.5)
 os.kill(int(open(sys.argv[1]).read()), signal.SIGKILL)
+print("killed")
 try:
     s.settimeout(3)
     rest = s.recv(4096)
@@ -91,6 +93,10 @@ except OSError as e:
     rest = repr(e).encode()
 print("after kill:", rest)
 PY
+check "SIGKILL mid-DATA: the helper ran to its end" eq "$rc" 0
+check "SIGKILL mid-DATA: the session was in DATA (354)" grep -q "^in DATA: b'354" "$work/kill.out"
+check "SIGKILL mid-DATA: mxgate was killed" grep -qx "killed" "$work/kill.out"
+check "SIGKILL mid-DATA: mxgate is gone" bash -c "! kill -0 \$(cat '$MXLAB_STATE/mxgate.pid') 2>/dev/null"
 check "SIGKILL mid-DATA: no 250 seen" bash -c "! grep -q \"b'250\" '$work/kill.out'"
 check "SIGKILL mid-DATA: nothing partial downstream" eq "$(count)" "$before"
 # The sink lives in the namespace: it goes and comes back with the lab.

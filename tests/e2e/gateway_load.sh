@@ -54,8 +54,9 @@ check "one log record per message, all delivered" eq \
 # second transaction. The engine refuses bare CR/LF in DATA, so nothing may come out as a
 # second message; whatever is accepted arrives as one message.
 before=$(ls "$SINK" | grep -c '\.eml$')
+smuggle_ok=0
 for variant in '\n.\n' '\n.\r\n' '\r.\r\n' '\r\n.\n' '\r\n.\r' '\r\n\x00.\r\n'; do
-  ip netns exec mxlab /usr/bin/python3 - "$variant" >>"$work/smuggle.out" 2>&1 <<'PY' || true
+  ip netns exec mxlab /usr/bin/python3 - "$variant" >>"$work/smuggle.out" 2>&1 <<'PY' && smuggle_ok=$((smuggle_ok + 1)) || true
 import socket, sys
 eod = sys.argv[1].encode().decode("unicode_escape").encode("latin-1")
 s = socket.create_connection(("198.18.0.2", 25), timeout=15)
@@ -69,7 +70,9 @@ def reply():
             return out
 reply()
 for cmd in (b"EHLO x.test", b"MAIL FROM:<a@sender.test>", b"RCPT TO:<victim@example.test>", b"DATA"):
-    s.sendall(cmd + b"\r\n"); reply()
+    s.sendall(cmd + b"\r\n"); r = reply()
+assert r.startswith(b"354"), r
+print("in DATA", flush=True)
 smuggled = (b"MAIL FROM:<admin@example.test>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\n"
             b"From: admin@example.test\r\nSubject: SMUGGLED\r\n\r\nsmuggled body\r\n.\r\n")
 s.sendall(b"Subject: carrier\r\n\r\nfirst" + eod + smuggled + b"\r\n.\r\n")
@@ -81,6 +84,8 @@ except OSError:
 PY
 done
 sed 's/^/  /' "$work/smuggle.out"
+check "smuggling: every attempt reached DATA and got a final reply" eq "$smuggle_ok" 6
+check "smuggling: six sessions in DATA" eq "$(grep -cx 'in DATA' "$work/smuggle.out")" 6
 after=$(ls "$SINK" | grep -c '\.eml$')
 check "smuggling: at most one message per attempt" bash -c "(( $after - $before <= 6 ))"
 check "smuggling: no message starts with the smuggled header" bash -c \

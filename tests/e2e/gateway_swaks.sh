@@ -112,7 +112,7 @@ check "spam: verdict headers at the top" bash -c "head -1 '$SINK/0007.eml' | gre
 check "spam: rules header" grep -q '^X-Mxgate-Rules: GTUBE' "$SINK/0007.eml"
 
 # --- spam for a user who quarantines it ---
-qbefore=$(ls "$GWDIR/quarantine"/*.eml 2>/dev/null | wc -l)
+qbefore=$(find "$GWDIR/quarantine" -name "*.eml" 2>/dev/null | wc -l)
 out=$(sw --to quarantine@example.test --header "Subject: q me" --body "$GTUBE"); sent=$((sent + 1))
 check "user policy: quarantined" grep -q '<-  250 2.0.0 Ok: [0-9]* quarantined' <<<"$out"
 qid=$(sed -n 's/.*250 2.0.0 Ok: \([0-9]*\) quarantined.*/\1/p' <<<"$out" | head -1)

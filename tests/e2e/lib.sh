@@ -38,13 +38,21 @@ finish() {
 }
 
 # ---- gateway tests ----
+# Every gateway test gets its own state (gw_config): the transaction log, quarantine and spool
+# live under the test's temporary directory, so no test sees another's (or an earlier run's)
+# files. Only the certificate and the EICAR database that `scripts/lab up` writes are shared.
 GWDIR=/run/mxlab/gateway
 TXLOG=$GWDIR/transactions.log
 # gw_config DIR: a copy of the lab config, tenants and rules in DIR (tests may edit the copies),
-# with the spool in DIR/spool so that no test inherits another's spooled mail.
+# with the transaction log, quarantine and spool in DIR/gw; sets GWDIR and TXLOG to match.
 gw_config() {
   cp "$ROOT/config/lab.toml" "$ROOT/config/tenants.toml" "$ROOT/config/example.rules" "$1/"
-  sed -i "s|^spool_dir = .*|spool_dir = \"$1/spool\"|" "$1/lab.toml"
+  GWDIR=$1/gw
+  TXLOG=$GWDIR/transactions.log
+  mkdir -p "$GWDIR"
+  sed -i -e "s|^spool_dir = .*|spool_dir = \"$GWDIR/spool\"|" \
+    -e "s|^quarantine_dir = .*|quarantine_dir = \"$GWDIR/quarantine\"|" \
+    -e "s|^log_file = .*|log_file = \"$TXLOG\"|" "$1/lab.toml"
 }
 # sink_start DIR PORT [EXTRA...]: aiosmtpd on 198.18.0.1:PORT inside the lab, storing into DIR;
 # sets SINK_PID. EXTRA: cert key [require-tls].

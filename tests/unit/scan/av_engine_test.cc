@@ -42,7 +42,7 @@ class AvEngineTest : public ::testing::Test {
   void SetUp() override {
     // The database is built by sigtool; without it the suite cannot run (not a code failure).
     if (!skip_reason_.empty() && skip_reason_.rfind("sigtool is not installed", 0) == 0) {
-      GTEST_SKIP() << skip_reason_;
+      MX_SKIP_OR_FAIL_WITHOUT_TOOL(skip_reason_);
     }
     ASSERT_NE(engine_, nullptr) << skip_reason_;
   }
@@ -79,7 +79,7 @@ TEST_F(AvEngineTest, EicarInsideStoredZipBuiltInCode) {
 }
 
 TEST_F(AvEngineTest, EicarInsideNestedZipFromZipCommand) {
-  if (!avtest::have_program("zip")) GTEST_SKIP() << "the zip command is not installed";
+  if (!avtest::have_program("zip")) MX_SKIP_OR_FAIL_WITHOUT_TOOL("the zip command is not installed");
   TempDir work;
   work.write("eicar.com", avtest::eicar() + std::string(4000, ' '));  // deflatable padding
   ASSERT_TRUE(avtest::run("cd '" + work.path() + "' && zip -q -9 -X inner.zip eicar.com && "
@@ -93,7 +93,7 @@ TEST_F(AvEngineTest, EicarInsideNestedZipFromZipCommand) {
 
 TEST_F(AvEngineTest, EncryptedZipIsEncryptedNotClean) {
   if (!avtest::have_program("zip")) {
-    GTEST_SKIP() << "the zip command is not installed (needed for a ZipCrypto archive)";
+    MX_SKIP_OR_FAIL_WITHOUT_TOOL("the zip command is not installed (needed for a ZipCrypto archive)");
   }
   TempDir work;
   work.write("report.txt", "quarterly numbers, nothing to see here\n");
@@ -130,7 +130,7 @@ TEST_F(AvEngineTest, ObjectLargerThanMaxFileSizeIsLimitExceeded) {
 }
 
 TEST_F(AvEngineTest, ZipMemberLargerThanMaxFileSizeIsLimitExceeded) {
-  if (!avtest::have_program("zip")) GTEST_SKIP() << "the zip command is not installed";
+  if (!avtest::have_program("zip")) MX_SKIP_OR_FAIL_WITHOUT_TOOL("the zip command is not installed");
   AvLimits small;
   small.max_file_size = 8192;
   auto e = AvEngine::load(AvConfig{db_->path(), small});
@@ -148,7 +148,7 @@ TEST_F(AvEngineTest, ZipMemberLargerThanMaxFileSizeIsLimitExceeded) {
 }
 
 TEST_F(AvEngineTest, MoreFilesThanMaxFilesIsLimitExceeded) {
-  if (!avtest::have_program("zip")) GTEST_SKIP() << "the zip command is not installed";
+  if (!avtest::have_program("zip")) MX_SKIP_OR_FAIL_WITHOUT_TOOL("the zip command is not installed");
   AvLimits small;
   small.max_files = 2;
   auto e = AvEngine::load(AvConfig{db_->path(), small});

@@ -41,7 +41,7 @@ class AvPoolTest : public ::testing::Test {
     db_ = nullptr;
   }
   void SetUp() override {
-    if (reason_.rfind("sigtool is not installed", 0) == 0) GTEST_SKIP() << reason_;
+    if (reason_.rfind("sigtool is not installed", 0) == 0) MX_SKIP_OR_FAIL_WITHOUT_TOOL(reason_);
     ASSERT_NE(engine_, nullptr) << reason_;
   }
 

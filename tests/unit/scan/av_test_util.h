@@ -34,6 +34,16 @@ class TempDir {
 // Output of a shell command, or nullopt if it failed.
 std::optional<std::string> run(const std::string& command);
 bool have_program(const char* name);
+// Tests that need a tool (sigtool, zip) skip without it on a developer's machine, but fail in CI
+// (the environment variable CI is set): there a missing tool is a broken setup, not a pass.
+bool tools_required();
+
+// Skips the test when `tool_missing` (a reason) is set and tools are optional, fails it in CI.
+#define MX_SKIP_OR_FAIL_WITHOUT_TOOL(reason)                                     \
+  do {                                                                            \
+    if (::mx::scan::avtest::tools_required()) GTEST_FAIL() << "in CI: " << (reason); \
+    GTEST_SKIP() << (reason);                                                     \
+  } while (0)
 
 // Writes test.hdb (an MD5 hash signature of EICAR from `sigtool --md5`) and test.ndb (a body
 // signature: the hex of "EICAR-STANDARD-ANTIVIRUS-TEST-FILE", target 0 = any file) into `dir`.

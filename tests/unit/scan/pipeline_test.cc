@@ -119,7 +119,7 @@ class PipelineTest : public ::testing::Test {
     engine_ = nullptr;
   }
   void SetUp() override {
-    if (reason_.rfind("sigtool is not installed", 0) == 0) GTEST_SKIP() << reason_;
+    if (reason_.rfind("sigtool is not installed", 0) == 0) MX_SKIP_OR_FAIL_WITHOUT_TOOL(reason_);
     ASSERT_NE(engine_, nullptr) << reason_;
     auto sc = MessageScanner::create(*rules_, *scratch_);
     ASSERT_TRUE(sc.ok()) << sc.error().message;
