@@ -49,7 +49,8 @@ constexpr uint32_t kTcpMaxRetries = 12;          // data retransmissions before 
 constexpr uint32_t kTcpMaxScoreboard = 8;        // SACK ranges remembered from the peer
 constexpr uint32_t kTcpMaxRecoveryBurst = 4;     // holes retransmitted per ACK in SACK recovery
 constexpr uint16_t kTcpDefaultMss = 536;         // RFC 9293 3.7.1 when the peer sends none
-constexpr uint16_t kTcpMinMss = 536;             // floor for PMTU reductions (RFC 1191 minimum 576)
+constexpr uint16_t kTcpMinMss = 536;
+constexpr uint64_t kTcpOrphanPersistNs = 60 * kNsPerSec;  // zero window after close(): then RST             // floor for PMTU reductions (RFC 1191 minimum 576)
 
 struct TcpConfig {
   uint32_t max_conns = 4096;        // connection table capacity (TIME-WAIT included)
@@ -64,6 +65,10 @@ struct TcpConfig {
   uint64_t msl_ns = 30 * kNsPerSec; // TIME-WAIT lasts 2 MSL
   uint64_t delack_ns = 40 * kNsPerMs;
   uint64_t keepalive_idle_ns = 0;   // 0: no keepalive; else idle time before probes
+  // A zero window that stays closed this long ends the connection (RST, kTimeout): a peer that
+  // never reads cannot pin our send buffer for ever (RFC 6429 allows it for resource management).
+  // Once the application closed the connection, kTcpOrphanPersistNs instead.
+  uint64_t persist_max_ns = 600 * kNsPerSec;
   uint64_t keepalive_intvl_ns = 10 * kNsPerSec;
   uint32_t keepalive_probes = 5;
   uint64_t syn_rcvd_timeout_ns = 30 * kNsPerSec;
@@ -196,6 +201,7 @@ struct TcpConn {
   SeqNum rtt_seq;
   uint64_t rtt_start_ns = 0;
   uint64_t last_rx_ns = 0;
+  uint64_t persist_since_ns = 0;  // the peer's window has been zero since (persist timer armed)
   RtoEstimator rto{RtoConfig{}};
   NewReno cc{kTcpDefaultMss};
 

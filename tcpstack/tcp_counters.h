@@ -48,6 +48,7 @@ namespace mx::net {
   X(tcp_sack_retransmit)                                                             \
   X(tcp_delayed_ack)                                                                 \
   X(tcp_zero_window_probe)                                                           \
+  X(tcp_persist_timeout)        /* zero window for too long: connection reset */      \
   X(tcp_keepalive_probe)                                                             \
   X(tcp_ooo_segments)           /* queued out of order */                            \
   X(tcp_rx_bytes)               /* in-order payload delivered to the receive queue */ \

@@ -256,6 +256,7 @@ bool TcpLayer::ack_input(TcpConn* c, const TcpSegment& s) noexcept {
     c->max_snd_wnd = std::max(c->max_snd_wnd, wnd);
     c->snd_wl1 = s.seq;
     c->snd_wl2 = s.ack;
+    if (opened) c->persist_since_ns = 0;
     if (opened && c->rtx_kind == RtxKind::kPersist) {
       disarm_rtx(c);
       c->retries = 0;
@@ -412,7 +413,11 @@ void TcpLayer::fin_input(TcpConn* c) noexcept {
   }
 }
 
-// TIME-WAIT (RFC 9293 3.10.7.4; RFC 1337: an RST does not end it early).
+// TIME-WAIT (RFC 9293 3.10.7.4; RFC 1337: an RST does not end it early). Anything else but a
+// repeated bare ACK is answered with an ACK: an unacceptable segment must be (RFC 9293 3.10.7.4
+// first), and data after the peer's FIN is never taken, so the peer learns where we are instead
+// of waiting out 2 MSL in silence (Linux and FreeBSD answer the same way). Rate-limited like a
+// challenge ACK, so TIME-WAIT cannot be used as a reflector.
 void TcpLayer::timewait_input(TcpConn* c, const TcpSegment& s) noexcept {
   if (s.flags & kTcpRst) {
     ++ctr_.tcp_drop_out_of_window;
@@ -425,7 +430,9 @@ void TcpLayer::timewait_input(TcpConn* c, const TcpSegment& s) noexcept {
   if (s.flags & kTcpFin) {  // the peer did not get our ACK of its FIN
     send_ack(c);
     arm_rtx(c, RtxKind::kTimeWait, 2 * cfg_.msl_ns);
+    return;
   }
+  if (!s.payload.empty() || s.seq != c->rcv_nxt) challenge_ack(c);
 }
 
 void TcpLayer::established(TcpConn* c) noexcept {

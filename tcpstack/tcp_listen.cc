@@ -82,15 +82,14 @@ TcpConn* TcpLayer::accept(TcpListener& l, TcpHandler* h, void* user) noexcept {
   c->clear(kCfInAcceptQ);
   c->handler = h;
   c->user = user;
-  // What arrived while it waited is announced through the pending list (see dispatch_pending).
+  // What arrived while it waited is announced through the pending list (see finish()). notify()
+  // links through pending_next and sets kCfPending; `next` is the accept queue / dead list link.
   c->events = 0;
-  if (c->rcv_queued) c->events |= kEvData;
-  if (c->has(kCfFinRcvd)) c->events |= kEvPeerClosed;
   c->next = nullptr;
-  if (c->events) {
-    c->next = pending_;
-    pending_ = c;
-  }
+  uint8_t ev = 0;
+  if (c->rcv_queued) ev |= kEvData;
+  if (c->has(kCfFinRcvd)) ev |= kEvPeerClosed;
+  if (ev) notify(c, ev);
   return c;
 }
 

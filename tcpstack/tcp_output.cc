@@ -143,8 +143,10 @@ void TcpLayer::output(TcpConn* c) noexcept {
   }
   // Data waits behind a zero window and nothing is outstanding: probe (RFC 9293 3.8.6.1).
   const uint32_t off = seq_diff(c->snd_nxt, c->snd_una);
-  if (c->snd_wnd == 0 && c->snd_queued > off && c->snd_max == c->snd_una && c->rtx_kind != RtxKind::kPersist)
+  if (c->snd_wnd == 0 && c->snd_queued > off && c->snd_max == c->snd_una && c->rtx_kind != RtxKind::kPersist) {
+    if (c->persist_since_ns == 0) c->persist_since_ns = now_.ns;
     arm_rtx(c, RtxKind::kPersist, c->rto.rto_ns());
+  }
 }
 
 // A pure ACK carries the highest sequence number sent (RFC 9293's SND.NXT): after an RTO our

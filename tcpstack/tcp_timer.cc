@@ -52,6 +52,13 @@ void TcpLayer::on_rtx_timer(TcpConn* c) noexcept {
       if (c->state == TcpState::kTimeWait || c->state == TcpState::kFinWait2) conn_error(c, TcpError::kNone);
       return;
     case RtxKind::kPersist: {
+      const uint64_t bound = c->has(kCfAppClosed) ? kTcpOrphanPersistNs : cfg_.persist_max_ns;
+      if (c->persist_since_ns && now_.ns - c->persist_since_ns >= bound) {
+        ++ctr_.tcp_persist_timeout;
+        send_raw(c->t, c->snd_max, c->rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, 0);
+        conn_error(c, TcpError::kTimeout);
+        return;
+      }
       // Zero-window probe: an old sequence number makes the peer answer with its window.
       ++ctr_.tcp_zero_window_probe;
       send_probe(c);

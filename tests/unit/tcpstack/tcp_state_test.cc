@@ -222,6 +222,33 @@ TEST_F(TcpScript, ZeroWindowIsProbedUntilItOpens) {
   EXPECT_EQ(o[0].payload.size(), 100u);
 }
 
+// A peer that keeps its window shut (a zero-window flood) does not pin the connection for ever:
+// after persist_max_ns it is reset and the application told (kTimeout).
+TEST_F(TcpScript, ZeroWindowThatNeverOpensEndsTheConnection) {
+  cfg.tcp.persist_max_ns = 20 * kNsPerSec;
+  start();
+  const uint32_t iss = establish();
+  net::TcpConn& c = *app.accepted[0];
+  inject(Seg{40000, 2525, 1001, iss + 1, ACK, 0, {}, {}});
+  out();
+  const Bytes msg(100, 'z');
+  EXPECT_EQ(st->tcp().send(c, {msg.data(), msg.size()}), 100u);
+  for (int i = 0; i < 15; ++i) {  // the peer answers every probe, still with a zero window
+    advance(1 * kNsPerSec);
+    for (const auto& o : out())
+      if (o.payload.empty()) inject(Seg{40000, 2525, 1001, iss + 1, ACK, 0, {}, {}});
+  }
+  EXPECT_EQ(ctr().tcp_persist_timeout, 0u) << "15 s: still probing";
+  EXPECT_EQ(app.error, net::TcpError::kNone);
+  for (int i = 0; i < 60 && app.error == net::TcpError::kNone; ++i) {
+    advance(1 * kNsPerSec);
+    for (const auto& o : out())
+      if (o.payload.empty() && !(o.s.flags & RST)) inject(Seg{40000, 2525, 1001, iss + 1, ACK, 0, {}, {}});
+  }
+  EXPECT_EQ(ctr().tcp_persist_timeout, 1u);
+  EXPECT_EQ(app.error, net::TcpError::kTimeout);
+}
+
 TEST_F(TcpScript, PassiveCloseThroughCloseWaitAndLastAck) {
   const uint32_t iss = establish();
   inject(Seg{40000, 2525, 1001, iss + 1, ACK | FIN, 65535, {}, {}});
