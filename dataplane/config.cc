@@ -144,7 +144,7 @@ std::optional<Error> read_dataplane(const std::string& src, const TomlTable& t, 
 std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSection& c) {
   Reader r(src, t);
   if (auto err = r.unknown_keys({"max_conns", "buffer_blocks", "rx_segs", "rcv_buf", "snd_buf", "syn_backlog",
-                                 "accept_backlog", "msl_s", "keepalive_idle_s", "services", "source_to", "source_bytes", "source_after_ms"}))
+                                 "accept_backlog", "msl_s", "keepalive_idle_s", "persist_timeout_s", "services", "source_to", "source_bytes", "source_after_ms"}))
     return err;
   std::optional<Error> err;
   std::vector<std::string> services;
@@ -158,6 +158,7 @@ std::optional<Error> read_tcp(const std::string& src, const TomlTable& t, TcpSec
   r.uint("accept_backlog", c.accept_backlog, 1, 65535, err);
   r.uint("msl_s", c.msl_s, 1, 120, err);
   r.uint("keepalive_idle_s", c.keepalive_idle_s, 0, 86400, err);
+  r.uint("persist_timeout_s", c.persist_timeout_s, 1, 86400, err);
   r.str_list("services", services, err);
   r.str("source_to", source, err);
   r.uint("source_bytes", c.source_bytes, 1, 1ull << 40, err);
@@ -193,7 +194,8 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   if (auto err = r.unknown_keys({"smtp_port", "hostname", "tenants", "tls_cert", "tls_key", "av_database", "log_file",
                                  "quarantine_dir", "spool_dir", "spool_retry_min_s", "spool_retry_max_s",
                                  "spool_lifetime_s", "bounce_route", "av_threads", "scan_cpu", "max_sessions",
-                                 "max_message_size"}))
+                                 "max_message_size", "message_memory_mb", "lcore_message_memory_mb",
+                                 "output_stall_s"}))
     return err;
   for (const char* k : {"tenants", "av_database", "log_file", "quarantine_dir", "spool_dir"})
     if (auto err = r.missing(k)) return err;
@@ -219,6 +221,9 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   r.uint("scan_cpu", cpu, 0, 4095, err);
   r.uint("max_sessions", g.max_sessions, 16, kMaxGatewaySessions, err);
   r.uint("max_message_size", g.max_message_size, 1024, 1ull << 30, err);
+  r.uint("message_memory_mb", g.message_memory_mb, 0, 1u << 24, err);
+  r.uint("lcore_message_memory_mb", g.lcore_message_memory_mb, 0, 1u << 24, err);
+  r.uint("output_stall_s", g.output_stall_s, 1, 3600, err);
   if (err) return err;
   if (r.raw("scan_cpu")) g.scan_cpu = cpu;
   if (g.spool_retry_max_s < g.spool_retry_min_s)

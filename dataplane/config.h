@@ -75,6 +75,7 @@ struct TcpSection {
   uint32_t accept_backlog = 1024;
   uint32_t msl_s = 30;
   uint32_t keepalive_idle_s = 0;    // 0: off; else idle time before keepalive probes
+  uint32_t persist_timeout_s = 600; // a zero window open no sooner than this: the connection is reset
   uint32_t services = 0;            // tcpstack/tcp_services.h mask: discard, echo, chargen
   std::optional<Ipv4Addr> source_ip;  // test source: connect here and send source_bytes
   uint16_t source_port = 0;
@@ -104,6 +105,16 @@ struct GatewaySection {
   std::optional<uint32_t> scan_cpu;  // the CPU the scan thread is pinned to
   uint32_t max_sessions = 4096;      // SMTP sessions (inbound + relay) per net lcore
   uint64_t max_message_size = 50ull << 20;
+  // Memory for message bytes held in flight (stores of messages being received, scanned,
+  // relayed or written): the whole process, and each net lcore. 0: derived from the machine
+  // (a quarter of physical memory for the process; the process budget per lcore). At the
+  // budget, a new DATA gets 452 4.3.1 and a message that would pass it is refused with 452 at
+  // its end, its memory freed at once; messages already accepted are not affected.
+  uint32_t message_memory_mb = 0;
+  uint32_t lcore_message_memory_mb = 0;
+  // A session whose replies cannot be sent for this long (the client stopped reading) is
+  // aborted with a RST and its memory freed.
+  uint32_t output_stall_s = 60;
   int line = 0;
 };
 

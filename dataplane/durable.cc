@@ -23,13 +23,19 @@ bool write_all(int fd, const void* p, size_t n) {
 }
 
 bool durable_file(int dir, const std::string& name, ByteSpan a, std::string* err) {
+  return durable_file(dir, name, ByteParts(a), err);
+}
+
+bool durable_file(int dir, const std::string& name, const ByteParts& a, std::string* err) {
   const std::string tmp = "." + name + ".tmp";
   int fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     *err = name + ": " + std::strerror(errno);
     return false;
   }
-  bool ok = write_all(fd, a.data(), a.size()) && ::fsync(fd) == 0;
+  bool ok = true;
+  for (const ByteSpan& p : a.parts()) ok = ok && write_all(fd, p.data(), p.size());
+  ok = ok && ::fsync(fd) == 0;
   if (!ok) *err = name + ": " + std::strerror(errno);
   ::close(fd);
   if (ok && ::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {

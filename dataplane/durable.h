@@ -14,6 +14,7 @@ bool write_all(int fd, const void* p, size_t n);
 // Writes `name` in directory fd `dir`: ".name.tmp", fsync, rename. On failure the temporary is
 // removed and *err names the file and the reason.
 bool durable_file(int dir, const std::string& name, ByteSpan data, std::string* err);
+bool durable_file(int dir, const std::string& name, const ByteParts& data, std::string* err);
 // Reads a whole file of at most `max` bytes relative to directory fd `dir`.
 bool read_file_at(int dir, const std::string& name, std::string& out, size_t max);
 

@@ -26,6 +26,7 @@ Gateway::Gateway(GatewayShared& sh, net::TcpLayer& tcp, Ipv4Addr addr, uint32_t 
     : sh_(sh), tcp_(tcp), addr_(addr), lcore_(lcore) {
   server_cfg_.hostname = sh.cfg->hostname;
   server_cfg_.max_message_size = sh.cfg->max_message_size;
+  msg_mem_.limit = sh.lcore_msg_limit;
 }
 
 Gateway::~Gateway() {

@@ -54,6 +54,8 @@ struct GatewayShared {
   GatewaySpool spool;
   uint64_t id_base = 0;                 // start time in seconds << 24: ids are unique across restarts
   std::atomic<uint64_t> next_id{1};
+  MemMeter msg_mem;                     // message bytes in flight, process-wide
+  uint64_t lcore_msg_limit = UINT64_MAX;  // each gateway's own meter limit
 
   // The current snapshot: published by main (SIGHUP), picked up by each lcore at a loop boundary.
   void publish(std::shared_ptr<const Snapshot> s);
@@ -68,7 +70,10 @@ struct GatewayShared {
 struct GatewayCounters {
   uint64_t sessions = 0, sessions_refused = 0, messages = 0, delivered = 0, quarantined = 0, rejected = 0,
            tempfailed = 0, relay_denied = 0, policy_split = 0, relay_failed = 0, log_errors = 0,
-           scan_ring_full = 0, io_ring_full = 0, snapshot_swaps = 0, spooled = 0, spool_deliveries = 0;
+           scan_ring_full = 0, io_ring_full = 0, snapshot_swaps = 0, spooled = 0, spool_deliveries = 0,
+           output_stalled = 0,  // sessions aborted because the client stopped reading
+           memory_refused = 0,  // DATA refused (452 4.3.1) at the message memory budget
+           client_gone = 0;     // clients that vanished while their final reply was pending
 };
 
 class InSession;
@@ -85,6 +90,8 @@ class Gateway final : public net::TcpListenHandler {
   void on_timer(Tick now) noexcept;
   void on_acceptable(net::TcpListener& l) override;
   const GatewayCounters& counters() const { return ctr_; }
+  // Message bytes this lcore holds in memory now (0 once every message has left).
+  uint64_t message_memory_in_use() const { return msg_mem_.used.load(std::memory_order_relaxed); }
 
  private:
   friend class InSession;
@@ -112,6 +119,7 @@ class Gateway final : public net::TcpListenHandler {
   std::vector<InSession*> dead_sessions_;
   std::vector<RelayConn*> dead_relays_;
   uint64_t next_gen_ = 1;
+  MemMeter msg_mem_;  // message bytes in flight on this lcore
   GatewayCounters ctr_;
 };
 

@@ -4,12 +4,11 @@
 
 namespace mx::dp {
 
-RelayConn::RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp::ClientMessage msg, MsgJob* job,
-                     std::string body)
-    : gw_(gw), in_(owner), to_(to), job_(job), body_(std::move(body)), msg_(std::move(msg)) {
+RelayConn::RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp::ClientMessage msg,
+                     std::unique_ptr<OutMessage> out)
+    : gw_(gw), in_(owner), to_(to), out_(std::move(out)), msg_(std::move(msg)) {
   msg_.params.size.reset();
-  msg_.body = !body_.empty() || !job ? ByteSpan(reinterpret_cast<const uint8_t*>(body_.data()), body_.size())
-                                     : ByteSpan(job->store.data(), job->store.size());
+  msg_.body = out_->parts;
   smtp::ClientConfig cc;
   cc.helo_name = gw.sh_.cfg->hostname;
   cc.tls = to.tls;
@@ -17,7 +16,7 @@ RelayConn::RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp
   cs_ = std::make_unique<smtp::ClientSession>(cc, gw.sh_.tls_client, msg_);
 }
 
-RelayConn::~RelayConn() { delete job_; }
+RelayConn::~RelayConn() = default;
 
 bool RelayConn::start(Tick now) {
   start_ns_ = now.ns;
@@ -134,7 +133,10 @@ void SpoolRelay::start(Tick now) {
   msg.params = d_->meta.params;
   for (const SpoolRcpt& r : d_->meta.rcpts) msg.rcpts.push_back(smtp::ClientRecipient{r.address, r.params});
   RelayTarget to{d_->meta.route_ip, d_->meta.route_port, d_->meta.tls};
-  auto* r = new RelayConn(gw_, this, to, std::move(msg), nullptr, std::move(d_->body));
+  auto out = std::make_unique<OutMessage>();
+  out->added = std::move(d_->body);
+  out->parts = ByteParts(ByteSpan(reinterpret_cast<const uint8_t*>(out->added.data()), out->added.size()));
+  auto* r = new RelayConn(gw_, this, to, std::move(msg), std::move(out));
   r->adopt_owner(std::unique_ptr<RelayOwner>(this));
   gw_.relays_.push_back(r);
   r->start(now);  // may report (and be forgotten) at once; `this` lives until the relay is deleted

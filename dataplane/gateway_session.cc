@@ -25,6 +25,16 @@ void kn(std::string& o, const char* k, uint64_t v) {
   o += std::to_string(v);
 }
 uint64_t ms(uint64_t a, uint64_t b) { return b > a ? (b - a) / kNsPerMs : 0; }
+// "mail_from" and "rcpts" of a log record.
+void envelope_fields(std::string& o, const smtp::Transaction& txn) {
+  kv(o, "mail_from", txn.from.null_path ? "" : txn.from.address());
+  o += ",\"rcpts\":[";
+  for (size_t i = 0; i < txn.rcpts.size(); ++i) {
+    if (i) o += ',';
+    json_string(o, txn.rcpts[i].mailbox.address());
+  }
+  o += "]";
+}
 
 }  // namespace
 
@@ -42,6 +52,7 @@ InSession::~InSession() {
 
 void InSession::start(Tick now) {
   conn_->handler = this;
+  out_progress_ns_ = now.ns;
   sc_.start(now);
   pump(now);  // bytes that arrived before accept (a client talking before the greeting)
 }
@@ -64,6 +75,7 @@ void InSession::destroy() {
   if (dead_) return;
   dead_ = true;
   drop_job();
+  out_.reset();
   if (relay_) {
     relay_->detach();
     relay_ = nullptr;
@@ -76,15 +88,41 @@ void InSession::destroy() {
   gw_.forget(this);
 }
 
+// The connection is gone (reset, timed out, or closed by us). A transaction whose final reply
+// was pending still gets its log record: the session lives on without a connection until the
+// outcome is known (nothing is quarantined or spooled for a sender who never saw 250; a relay
+// already under way completes).
+void InSession::connection_lost() {
+  if (conn_) {
+    conn_->handler = nullptr;
+    gw_.tcp_.close(*conn_);
+    conn_ = nullptr;
+  }
+  if (eod_ && !dead_ && !gone_) {
+    gone_ = true;
+    ++gw_.ctr_.client_gone;
+    return;
+  }
+  if (in_txn_ && !dead_ && !gone_) log_abandoned();
+  if (!gone_) destroy();
+}
+
 void InSession::pump(Tick now) {
   if (dead_ || !conn_) return;
-  while (gw_.tcp_.readable(*conn_)) {
+  flush();
+  // Input is read only while the replies are being taken: a client that stops reading (a zero
+  // window) stops being read, so what it can make us hold stays bounded (smtp_limits.h).
+  while (!dead_ && conn_ && !sc_.output_full()) {
+    sc_.process_buffered(now);
+    flush();
+    if (dead_ || !conn_ || sc_.output_full() || !gw_.tcp_.readable(*conn_)) break;
     ByteSpan b = gw_.tcp_.peek(*conn_);
     if (b.empty()) break;
     const size_t used = sc_.feed(b, now);
     gw_.tcp_.consume(*conn_, static_cast<uint32_t>(used));
     if (dead_ || !conn_) return;
-    if (used < b.size()) break;  // a decision is pending: the rest waits
+    flush();
+    if (used < b.size()) break;  // a decision is pending, or output is full: the rest waits
   }
   flush();
 }
@@ -95,15 +133,28 @@ void InSession::flush() {
   if (!out.empty()) {
     const uint32_t n = gw_.tcp_.send(*conn_, ByteSpan(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
     sc_.consume_output(n);
+    if (n) out_progress_ns_ = gw_.tcp_.now().ns;
   }
-  if (sc_.output().empty() && (sc_.wants_close() || (peer_closed_ && !sc_.session().awaiting_decision())))
-    destroy();
+  if (sc_.output().empty()) {
+    out_progress_ns_ = gw_.tcp_.now().ns;
+    if (sc_.wants_close() || (peer_closed_ && !sc_.session().awaiting_decision())) connection_lost();
+  }
 }
 
 void InSession::tick(Tick now) {
-  if (dead_) return;
+  if (dead_ || gone_) return;
   sc_.tick(now);
-  flush();
+  pump(now);
+  if (dead_ || !conn_ || sc_.output().empty()) return;
+  // Replies nobody reads: abort (RST) instead of holding them and the session for ever.
+  if (now.ns - out_progress_ns_ >= uint64_t{gw_.sh_.cfg->output_stall_s} * kNsPerSec) {
+    ++gw_.ctr_.output_stalled;
+    log_refusal("output", "", smtp::reply(421, "4.4.2", "client does not read its replies: connection aborted"));
+    conn_->handler = nullptr;
+    gw_.tcp_.abort(*conn_);
+    conn_ = nullptr;
+    connection_lost();
+  }
 }
 
 void InSession::on_data(net::TcpConn&) { pump(gw_.tcp_.now()); }
@@ -115,10 +166,10 @@ void InSession::on_peer_closed(net::TcpConn&) {
   flush();
 }
 void InSession::on_closed(net::TcpConn&, net::TcpError) {
-  // Gone (reset or timed out): a transaction without its final reply is abandoned — the sender
-  // never saw 250, so nothing was promised (a relay already under way still completes).
+  // Gone (reset or timed out): the sender never saw a final reply still pending, so nothing
+  // was promised; the transaction is still logged (connection_lost).
   conn_ = nullptr;
-  destroy();
+  connection_lost();
 }
 
 smtp::Decision InSession::on_connect() { return smtp::Decision::accept(); }
@@ -133,6 +184,7 @@ void InSession::on_refused(std::string_view what, const smtp::Reply& r) {
 smtp::Decision InSession::on_mail(const smtp::Mailbox&, const smtp::MailParams&) {
   tenant_ = nullptr;
   key_ = {};
+  in_txn_ = true;
   return smtp::Decision::accept();
 }
 
@@ -161,15 +213,28 @@ smtp::Decision InSession::on_rcpt(const smtp::Mailbox& m, const smtp::RcptParams
   return smtp::Decision::accept();
 }
 
-void InSession::on_data_begin() {
+namespace {
+smtp::Reply no_memory_reply() {
+  return smtp::reply(452, "4.3.1", "insufficient system storage for messages in flight, try again later");
+}
+}  // namespace
+
+std::optional<smtp::Reply> InSession::on_data_begin() {
   drop_job();
+  out_.reset();
   job_overflow_ = false;
+  over_budget_ = false;
   relay_result_ = {};
   relay_start_ns_ = 0;
   data_start_ns_ = gw_.tcp_.now().ns;
-  if (!tenant_) return;
+  if (!tenant_) return std::nullopt;
+  if (gw_.sh_.msg_mem.over() || gw_.msg_mem_.over()) {
+    ++gw_.ctr_.memory_refused;
+    log_refusal("data", "", no_memory_reply());
+    return no_memory_reply();
+  }
   const smtp::Transaction& txn = sc_.session().transaction();
-  auto* j = new MsgJob(gw_.sh_.cfg->max_message_size + 1);
+  auto* j = new MsgJob(gw_.sh_.cfg->max_message_size + 1, &gw_.sh_.msg_mem, &gw_.msg_mem_);
   j->id = gw_.new_id();
   j->snapshot = snap_;
   j->tenant = tenant_;
@@ -182,13 +247,23 @@ void InSession::on_data_begin() {
   j->reply_ring = gw_.scan_reply_;
   j->session = this;
   job_ = j;
-  if (!j->store.ok()) return;  // answered 451 at the end
+  if (!j->store.ok()) return std::nullopt;  // answered 451 at the end
   job_posted_ = gw_.sh_.scan->post(j);
   if (!job_posted_) ++gw_.ctr_.scan_ring_full;
+  return std::nullopt;
 }
 
 void InSession::on_data(ByteSpan b) {
-  if (!job_ || !job_posted_ || job_overflow_) return;
+  if (!job_ || !job_posted_ || job_overflow_ || over_budget_) return;
+  // The budget holds while the message grows: past it the message is given up at once (its
+  // memory comes back when the scan thread lets go of it) and refused with 452 at its end.
+  if (gw_.sh_.msg_mem.used.load(std::memory_order_relaxed) + b.size() > gw_.sh_.msg_mem.limit ||
+      gw_.msg_mem_.used.load(std::memory_order_relaxed) + b.size() > gw_.msg_mem_.limit) {
+    over_budget_ = true;
+    ++gw_.ctr_.memory_refused;
+    drop_job();
+    return;
+  }
   if (!job_->store.append(b)) {
     job_overflow_ = true;
     return;
@@ -199,6 +274,11 @@ void InSession::on_data(ByteSpan b) {
 smtp::Decision InSession::on_end_of_data(const smtp::EndOfData& eod) {
   ++gw_.ctr_.messages;
   data_end_ns_ = gw_.tcp_.now().ns;
+  if (over_budget_) {
+    ++gw_.ctr_.tempfailed;
+    log_refusal("data", std::to_string(eod.size) + " bytes", no_memory_reply());
+    return smtp::Decision::with(no_memory_reply());
+  }
   if (!job_ || !job_posted_ || job_overflow_) {
     const smtp::Reply r = smtp::reply(451, "4.3.0", "scanner busy, try again later");
     ++gw_.ctr_.tempfailed;
@@ -215,11 +295,14 @@ smtp::Decision InSession::on_end_of_data(const smtp::EndOfData& eod) {
     return smtp::Decision::with(r);
   }
   job_->complete.store(true, std::memory_order_release);
+  eod_ = true;
   return smtp::Decision::defer();
 }
 
 void InSession::on_reset() {
+  in_txn_ = false;
   drop_job();
+  out_.reset();
   tenant_ = nullptr;
   key_ = {};
 }
@@ -235,6 +318,11 @@ void InSession::on_scanned(MsgJob* job, Tick now) {
 
 void InSession::act(Tick now) {
   const scan::Verdict& v = job_->verdict;
+  if (gone_) {
+    // Nobody is waiting for the reply: log the verdict, act on nothing (the sender retries).
+    finish(smtp::reply(421, "4.4.2", "client gone before the final reply: nothing delivered"), "abandoned", now);
+    return;
+  }
   if (!job_->scanned) {
     ++gw_.ctr_.tempfailed;
     finish(smtp::reply(451, "4.3.0", "message could not be scanned, try again later"), "tempfail", now);
@@ -266,13 +354,26 @@ void InSession::act(Tick now) {
   }
 }
 
-// The final reply, after the log record is durable (I/O thread).
+// A request that writes the message (out_) durably; the request takes it over in finish().
+IoReq* InSession::message_request(IoKind kind) {
+  auto* req = new IoReq;
+  req->kind = kind;
+  req->id = job()->id;
+  return req;
+}
+
+// The final reply, after the log record is durable (I/O thread). A prepared request that
+// writes the message takes out_ with it: the bytes belong to the request until it is deleted.
 void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, IoReq* prepared) {
   auto* req = prepared ? prepared : new IoReq;
   req->log_line = log_record(r, action);
   req->reply_ring = gw_.io_reply_;
   req->session = this;
   req->session_gen = gen;
+  if (prepared && out_ && (prepared->kind != IoKind::kLog || !prepared->bounce_rcpts.empty())) {
+    req->message = out_->parts;
+    req->out = std::move(out_);
+  }
   final_ = r;
   if (!gw_.sh_.io->post(req)) {
     // Nothing durable, nothing promised: the sender keeps the message and retries.
@@ -280,8 +381,14 @@ void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, 
     ++gw_.ctr_.tempfailed;
     delete req;
     spooled_ = false;
+    eod_ = false;
     final_ = smtp::reply(451, "4.3.0", "local storage busy, try again later");
     drop_job();
+    out_.reset();
+    if (gone_) {
+      destroy();
+      return;
+    }
     sc_.resume(smtp::Decision::with(final_), now);
     pump(now);
     return;
@@ -290,12 +397,9 @@ void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, 
 }
 
 void InSession::quarantine(Tick now) {
-  auto* req = new IoReq;
-  req->kind = IoKind::kQuarantine;
-  req->id = job_->id;
-  req->message = ByteSpan(job_->store.data(), job_->store.size());
-  std::string& m = req->meta;
-  m = "{\"id\":" + std::to_string(job_->id);
+  // Stored as it would be relayed on release: forged X-Mxgate-* fields left out.
+  const uint64_t id = job_->id;
+  std::string m = "{\"id\":" + std::to_string(id);
   kv(m, "tenant", tenant_->name);
   kv(m, "mail_from", job_->env.mail_from);
   m += ",\"rcpts\":[";
@@ -310,13 +414,18 @@ void InSession::quarantine(Tick now) {
   kv(m, "score", scan::format_score(job_->verdict.score));
   kv(m, "reason", job_->verdict.reason);
   m += "}\n";
+  out_ = make_out_message(std::unique_ptr<MsgJob>(job_), {}, "");
+  job_ = nullptr;
+  IoReq* req = message_request(IoKind::kQuarantine);
+  req->meta = std::move(m);
   req->envelope = format_spool_meta(spool_meta());
-  finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) + " quarantined"), "quarantine", now, req);
+  finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(id) + " quarantined"), "quarantine", now, req);
 }
 
 void InSession::on_io_done(IoReq* r, Tick now) {
   if (dead_ || !awaiting_io_) return;
   awaiting_io_ = false;
+  eod_ = false;
   smtp::Reply reply = final_;
   if (!r->ok && reply.positive()) {
     // Nothing durable, nothing promised: the sender keeps the message and retries.
@@ -330,43 +439,24 @@ void InSession::on_io_done(IoReq* r, Tick now) {
     ++gw_.ctr_.delivered;
   }
   drop_job();
-  relay_body_.clear();
+  out_.reset();
   relayed_ = false;
   spooled_ = false;
+  in_txn_ = false;
+  if (gone_) {
+    destroy();
+    return;
+  }
   sc_.resume(smtp::Decision::with(reply), now);
   pump(now);
 }
 
 void InSession::relay(Tick now) {
-  std::string tagged;
   const scan::Verdict& v = job_->verdict;
-  ByteSpan msg(job_->store.data(), job_->store.size());
-  if (v.action == scan::PolicyAction::kTag) {
-    // Headers added at the top, then the message with its first Subject prefixed.
-    for (const auto& [name, value] : v.headers) tagged += name + ": " + value + "\r\n";
-    std::string_view m(reinterpret_cast<const char*>(msg.data()), msg.size());
-    size_t pos = 0, subj = std::string_view::npos;
-    while (pos < m.size() && pos < kMaxLogHeaderScan) {
-      size_t eol = m.find('\n', pos);
-      if (eol == std::string_view::npos) break;
-      std::string_view line = m.substr(pos, eol - pos);
-      if (line.empty() || line == "\r") break;
-      if (line.size() >= 8 && (line[0] == 'S' || line[0] == 's') &&
-          ascii_lower(line.substr(0, 8)) == "subject:") {
-        subj = pos + 8;
-        break;
-      }
-      pos = eol + 1;
-    }
-    if (subj == std::string_view::npos) {
-      tagged += "Subject: " + v.subject_prefix + "\r\n";
-      tagged.append(m);
-    } else {
-      tagged.append(m.substr(0, subj));
-      tagged += " " + v.subject_prefix;
-      tagged.append(m.substr(subj));
-    }
-  }
+  static const std::vector<std::pair<std::string, std::string>> kNone;
+  const bool tag = v.action == scan::PolicyAction::kTag;
+  out_ = make_out_message(std::unique_ptr<MsgJob>(job_), tag ? v.headers : kNone, tag ? v.subject_prefix : std::string());
+  job_ = nullptr;
   relay_start_ns_ = now.ns;
   const smtp::Transaction& txn = sc_.session().transaction();
   smtp::ClientMessage cm;
@@ -374,8 +464,7 @@ void InSession::relay(Tick now) {
   cm.params = txn.params;
   for (const smtp::Recipient& rc : txn.rcpts) cm.rcpts.push_back(smtp::ClientRecipient{rc.mailbox.address(), rc.params});
   RelayTarget to{tenant_->route_ip, tenant_->route_port, tenant_->route_tls};
-  auto* r = new RelayConn(gw_, this, to, std::move(cm), job_, std::move(tagged));
-  job_ = nullptr;  // the relay owns it now
+  auto* r = new RelayConn(gw_, this, to, std::move(cm), std::move(out_));
   relay_ = r;
   gw_.relays_.push_back(r);
   r->start(now);  // reports failures through on_relay_done
@@ -384,20 +473,23 @@ void InSession::relay(Tick now) {
 void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
   RelayConn* r = relay_;
   relay_ = nullptr;
-  // The job comes back to this session for the log record.
-  job_ = r ? r->take_job() : nullptr;
-  relay_body_ = r ? r->take_body() : std::string();
+  // The message comes back to this session for the log record and what follows.
+  if (r) out_ = r->take_out();
   relay_result_ = res;
+  const MsgJob* j = job();
   using O = smtp::ClientResult::Outcome;
   size_t accepted = 0;
   for (size_t i = 0; i < res.rcpt_replies.size(); ++i) accepted += res.accepted(i);
-  const std::string action = std::string(scan::policy_action_name(job_ ? job_->verdict.action : scan::PolicyAction::kDeliver));
+  const std::string action = std::string(scan::policy_action_name(j ? j->verdict.action : scan::PolicyAction::kDeliver));
   if (res.outcome == O::kDelivered && accepted > 0) {
     relayed_ = true;
-    finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_ ? job_->id : 0) + " delivered to " +
-                                         (job_ ? job_->tenant->name : std::string()) + " (" +
+    finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(j ? j->id : 0) + " delivered to " +
+                                         (j ? j->tenant->name : std::string()) + " (" +
                                          std::to_string(res.reply.code) + ")"),
-           action, now, partial_failures(res));
+           action, now, gone_ ? nullptr : partial_failures(res));
+  } else if (gone_) {
+    ++gw_.ctr_.relay_failed;
+    finish(smtp::reply(421, "4.4.2", "client gone before the final reply: nothing delivered"), "abandoned", now);
   } else if (res.outcome == O::kPermFail ||
              (res.outcome == O::kDelivered && accepted == 0 &&
               std::all_of(res.rcpt_replies.begin(), res.rcpt_replies.end(), [](const smtp::Reply& x) { return x.code >= 500; }))) {
@@ -406,7 +498,7 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
     if (pass.enhanced.empty()) pass.enhanced = "5.0.0";
     pass.text = "downstream: " + pass.text;
     finish(pass, action, now);
-  } else if (job_ && job_->tenant->spool) {
+  } else if (j && j->tenant->spool) {
     ++gw_.ctr_.relay_failed;
     spool(now);
   } else {
@@ -421,10 +513,10 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
 
 // The sender gets 250 because some recipients were accepted downstream; the others must not be
 // lost silently (RFC 5321 6.1): 4xx ones are spooled for retry when the tenant allows it, the
-// rest get a DSN. Both are written by the I/O thread together with the log record, before the
-// 250. Null when every recipient was accepted.
+// rest get a DSN (headers only). Both are written by the I/O thread together with the log
+// record, before the 250. Null when every recipient was accepted.
 IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
-  if (!job_) return nullptr;
+  if (!out_) return nullptr;
   const SpoolMeta base = spool_meta();
   SpoolMeta retry = base;
   retry.rcpts.clear();
@@ -441,9 +533,7 @@ IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
     }
   }
   if (failed.empty() && retry.rcpts.empty()) return nullptr;
-  auto* req = new IoReq;
-  req->id = job_->id;
-  req->message = relayed_bytes();
+  IoReq* req = message_request(IoKind::kLog);
   if (!retry.rcpts.empty()) {
     req->kind = IoKind::kSpool;
     retry.last = "recipients deferred by the customer's server";
@@ -455,18 +545,12 @@ IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
   return req;
 }
 
-// The message as relayed: the tagged copy when the verdict added headers, else the store.
-ByteSpan InSession::relayed_bytes() const {
-  return relay_body_.empty() ? ByteSpan(job_->store.data(), job_->store.size())
-                             : ByteSpan(reinterpret_cast<const uint8_t*>(relay_body_.data()), relay_body_.size());
-}
-
 // The transaction's envelope in the spool format (dataplane/spool.h).
 SpoolMeta InSession::spool_meta() {
   const smtp::Transaction& txn = sc_.session().transaction();
   const GatewaySpool& sp = gw_.sh_.spool;
   SpoolMeta m;
-  m.id = job_->id;
+  m.id = job()->id;
   m.tenant = tenant_->name;
   m.route_ip = tenant_->route_ip;
   m.route_port = tenant_->route_port;
@@ -487,15 +571,41 @@ void InSession::spool(Tick now) {
   SpoolMeta m = spool_meta();
   m.last = std::to_string(relay_result_.reply.code) + " " + relay_result_.reply.enhanced + " " +
            relay_result_.reply.text + " (" + relay_result_.stage + ")";
-  auto* req = new IoReq;
-  req->kind = IoKind::kSpool;
-  req->id = m.id;
-  req->message = relayed_bytes();
+  IoReq* req = message_request(IoKind::kSpool);
   req->meta = format_spool_meta(m);
   spooled_ = true;
-  finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(job_->id) +
+  finish(smtp::reply(250, "2.0.0", "Ok: " + std::to_string(m.id) +
                                        " spooled: the customer's server is unavailable, delivery will be retried"),
          "spool", now, req);
+}
+
+// A log line nobody waits for (refusals, abandoned transactions): best effort, counted when the
+// I/O ring is full.
+void InSession::post_log(std::string line) {
+  auto* req = new IoReq;
+  req->log_line = std::move(line);
+  if (!gw_.sh_.io->post(req)) {
+    ++gw_.ctr_.io_ring_full;
+    delete req;
+  }
+}
+
+// A transaction the client walked away from before its final dot (reset, timeout, or aborted):
+// one record all the same, with how far it got.
+void InSession::log_abandoned() {
+  const smtp::Transaction& txn = sc_.session().transaction();
+  std::string o = "{\"time\":";
+  json_string(o, log_time());
+  kv(o, "event", "abandoned");
+  kv(o, "stage", job_ || over_budget_ ? "data" : txn.rcpts.empty() ? "mail" : "rcpt");
+  kv(o, "client_ip", client_ip_);
+  kn(o, "client_port", client_port_);
+  kv(o, "helo", sc_.session().helo_name());
+  kv(o, "tenant", tenant_ ? tenant_->name : "");
+  envelope_fields(o, txn);
+  kn(o, "bytes", job_ ? job_->store.size() : 0);
+  o += "}\n";
+  post_log(std::move(o));
 }
 
 void InSession::log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r) {
@@ -510,12 +620,7 @@ void InSession::log_refusal(std::string_view stage, std::string_view arg, const 
   kv(o, "arg", arg);
   kv(o, "reply", std::to_string(r.code) + " " + r.enhanced + " " + r.text);
   o += "}\n";
-  auto* req = new IoReq;
-  req->log_line = std::move(o);
-  if (!gw_.sh_.io->post(req)) {
-    ++gw_.ctr_.io_ring_full;
-    delete req;
-  }
+  post_log(std::move(o));
 }
 
 std::string InSession::log_record(const smtp::Reply& r, std::string_view action) {
@@ -523,7 +628,8 @@ std::string InSession::log_record(const smtp::Reply& r, std::string_view action)
   std::string o = "{\"time\":";
   json_string(o, log_time());
   kv(o, "event", "message");
-  kn(o, "id", job_ ? job_->id : 0);
+  const MsgJob* j = job();
+  kn(o, "id", j ? j->id : 0);
   kv(o, "tenant", tenant_ ? tenant_->name : "");
   kv(o, "client_ip", client_ip_);
   kn(o, "client_port", client_port_);
@@ -538,21 +644,15 @@ std::string InSession::log_record(const smtp::Reply& r, std::string_view action)
     o += ",\"tls\":null";
   }
   const smtp::Transaction& txn = sc_.session().transaction();
-  kv(o, "mail_from", txn.from.null_path ? "" : txn.from.address());
-  o += ",\"rcpts\":[";
-  for (size_t i = 0; i < txn.rcpts.size(); ++i) {
-    if (i) o += ',';
-    json_string(o, txn.rcpts[i].mailbox.address());
-  }
-  o += "]";
-  if (job_) {
-    ByteSpan msg(job_->store.data(), job_->store.size());
+  envelope_fields(o, txn);
+  if (j) {
+    ByteSpan msg(j->store.data(), j->store.size());
     kv(o, "message_id", header_value(msg, "message-id", kMaxLogSubject));
     kv(o, "subject", header_value(msg, "subject", kMaxLogSubject));
-    kn(o, "size", job_->store.size());
-    const scan::Verdict& v = job_->verdict;
-    kv(o, "class", job_->scanned ? scan::verdict_class_name(v.cls) : "unscanned");
-    if (!job_->scanned && !job_->scan_error.empty()) kv(o, "scan_error", job_->scan_error);
+    kn(o, "size", j->store.size());
+    const scan::Verdict& v = j->verdict;
+    kv(o, "class", j->scanned ? scan::verdict_class_name(v.cls) : "unscanned");
+    if (!j->scanned && !j->scan_error.empty()) kv(o, "scan_error", j->scan_error);
     kv(o, "score", scan::format_score(v.score));
     o += ",\"rules\":[";
     for (size_t i = 0; i < v.rules.size(); ++i) {
@@ -560,9 +660,9 @@ std::string InSession::log_record(const smtp::Reply& r, std::string_view action)
       json_string(o, v.rules[i]);
     }
     o += "],\"av\":[";
-    for (size_t i = 0; i < job_->av_names.size(); ++i) {
+    for (size_t i = 0; i < j->av_names.size(); ++i) {
       if (i) o += ',';
-      json_string(o, job_->av_names[i]);
+      json_string(o, j->av_names[i]);
     }
     o += "]";
     kv(o, "reason", v.reason);
@@ -582,7 +682,8 @@ std::string InSession::log_record(const smtp::Reply& r, std::string_view action)
   }
   kv(o, "reply", std::to_string(r.code) + " " + r.enhanced + " " + r.text);
   kn(o, "data_ms", ms(data_start_ns_, data_end_ns_));
-  kn(o, "scan_cpu_us", job_ ? job_->scan_ns / 1000 : 0);
+  kn(o, "scan_cpu_us", j ? j->scan_ns / 1000 : 0);
+  if (gone_) o += ",\"client_gone\":true";
   kn(o, "relay_ms", relay_start_ns_ ? ms(relay_start_ns_, now_ns) : 0);
   kn(o, "session_ms", ms(connect_ns_, now_ns));
   o += "}\n";

@@ -46,7 +46,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   smtp::Decision on_connect() override;
   smtp::Decision on_mail(const smtp::Mailbox&, const smtp::MailParams&) override;
   smtp::Decision on_rcpt(const smtp::Mailbox&, const smtp::RcptParams&) override;
-  void on_data_begin() override;
+  std::optional<smtp::Reply> on_data_begin() override;
   void on_data(ByteSpan) override;
   smtp::Decision on_end_of_data(const smtp::EndOfData&) override;
   void on_reset() override;
@@ -58,6 +58,10 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void pump(Tick now);
   void flush();
   void drop_job();
+  void connection_lost();
+  bool outcome_pending() const;
+  const MsgJob* job() const { return job_ ? job_ : out_ ? out_->job.get() : nullptr; }
+  IoReq* message_request(IoKind kind);
   void act(Tick now);
   void finish(const smtp::Reply& r, std::string_view action, Tick now, IoReq* prepared = nullptr);
   IoReq* partial_failures(const smtp::ClientResult& res);
@@ -65,9 +69,10 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void relay(Tick now);
   void spool(Tick now);
   SpoolMeta spool_meta();
-  ByteSpan relayed_bytes() const;
   std::string log_record(const smtp::Reply& r, std::string_view action);
   void log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r);
+  void log_abandoned();
+  void post_log(std::string line);
   void destroy();
 
   Gateway& gw_;
@@ -79,16 +84,23 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   uint64_t connect_ns_ = 0;
   bool peer_closed_ = false;
   bool dead_ = false;
+  // The client went away (reset, or aborted by us) after its final dot: the session lives on
+  // without a connection until the outcome is known and logged, then goes.
+  bool gone_ = false;
+  uint64_t out_progress_ns_ = 0;  // output last sent, or found empty (stall detection)
   uint32_t refusals_logged_ = 0;
   // The transaction.
   const Tenant* tenant_ = nullptr;
   PolicyKey key_;
-  MsgJob* job_ = nullptr;       // owned; handed to the relay when it starts
+  MsgJob* job_ = nullptr;       // owned (except while posted to the scan thread)
   bool job_posted_ = false;
   bool job_overflow_ = false;   // the store was full (the engine answers 552 itself)
+  bool over_budget_ = false;    // the memory budget for messages ran out during this DATA
+  bool eod_ = false;            // end of data seen: the sender waits for the final reply
+  bool in_txn_ = false;         // MAIL accepted, final reply not yet given
+  std::unique_ptr<OutMessage> out_;  // after the verdict: the message as relayed or stored
   uint64_t data_start_ns_ = 0, data_end_ns_ = 0, relay_start_ns_ = 0;
   RelayConn* relay_ = nullptr;
-  std::string relay_body_;      // the tagged message, when the verdict added headers
   smtp::ClientResult relay_result_;
   bool relayed_ = false;
   bool spooled_ = false;
@@ -104,10 +116,9 @@ constexpr uint64_t kRelayConnectTimeoutNs = 30 * kNsPerSec;
 
 class RelayConn final : public net::TcpHandler {
  public:
-  // Owns `job` (may be null) and `body` until take_job()/take_body(); msg.body is set here: the
-  // owned body when it is not empty, else the job's store.
-  RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp::ClientMessage msg, MsgJob* job,
-            std::string body);
+  // Owns `out` until take_out(); msg.body is set here to its parts.
+  RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp::ClientMessage msg,
+            std::unique_ptr<OutMessage> out);
   ~RelayConn() override;
   bool start(Tick now);  // false: no connection could be opened (result() says why)
   void tick(Tick now);
@@ -115,12 +126,7 @@ class RelayConn final : public net::TcpHandler {
   // The relay owns its owner when nobody else does (a spool delivery): deleted with the relay.
   void adopt_owner(std::unique_ptr<RelayOwner> o) { owned_owner_ = std::move(o); }
   const smtp::ClientResult& result() const { return cs_->result(); }
-  std::string take_body() { return std::move(body_); }
-  MsgJob* take_job() {
-    MsgJob* j = job_;
-    job_ = nullptr;
-    return j;
-  }
+  std::unique_ptr<OutMessage> take_out() { return std::move(out_); }
 
   void on_connected(net::TcpConn&) override;
   void on_data(net::TcpConn&) override;
@@ -136,8 +142,7 @@ class RelayConn final : public net::TcpHandler {
   Gateway& gw_;
   RelayOwner* in_;
   RelayTarget to_;
-  MsgJob* job_;
-  std::string body_;
+  std::unique_ptr<OutMessage> out_;
   smtp::ClientMessage msg_;
   std::unique_ptr<smtp::ClientSession> cs_;
   std::unique_ptr<RelayOwner> owned_owner_;

@@ -147,7 +147,7 @@ void IoWorker::remove_entry(uint64_t id) {
 }
 
 bool IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log,
-                      ByteSpan original_bytes) {
+                      const ByteParts& original_bytes) {
   auto note = [&](const char* what) {
     log += "{\"time\":";
     json_string(log, log_time());
@@ -164,7 +164,8 @@ bool IoWorker::bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed,
   }
   std::string original;
   if (original_bytes.empty()) read_file_at(sdir_fd_, std::to_string(m.id) + ".eml", original, 1ull << 30);
-  else original.assign(reinterpret_cast<const char*>(original_bytes.data()), original_bytes.size());
+  else
+    for (const ByteSpan& p : original_bytes.parts()) original.append(reinterpret_cast<const char*>(p.data()), p.size());
   SpoolMeta d;
   // DSN ids have bit 62 set: never equal to a message id (start time << 24 | counter).
   do {

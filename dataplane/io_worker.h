@@ -29,6 +29,7 @@
 
 #include "common/bytes.h"
 #include "common/expected.h"
+#include "dataplane/msg_job.h"
 #include "dataplane/spool.h"
 #include "smtp/client.h"
 
@@ -51,7 +52,10 @@ struct IoReq {
   std::string log_line;     // one JSON line with its '\n'; may be empty
   uint64_t id = 0;
   // kQuarantine: <id>.eml + <id>.json (meta is JSON); kSpool: <id>.eml + <id>.meta (spool.h).
-  ByteSpan message;         // owned by the caller until the answer
+  // `message` points into `job` and `added` only: the request owns what it writes, so a sender
+  // that vanishes while the request is queued cannot free the bytes under the I/O thread.
+  ByteParts message;
+  std::unique_ptr<OutMessage> out;  // what `message` points into, kept until the request is deleted
   std::string meta;
   std::string envelope;     // kQuarantine: <id>.meta, the envelope in the spool format (for release)
   smtp::ClientResult result;  // kSpoolResult
@@ -112,7 +116,7 @@ class IoWorker {
   // empty).
   // False only when a DSN was due and could not be stored.
   bool bounce(const SpoolMeta& m, const std::vector<DsnFailure>& failed, uint64_t now, std::string& log,
-              ByteSpan original = {});
+              const ByteParts& original = {});
   bool write_meta(const SpoolMeta& m);
   void remove_entry(uint64_t id);
 

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "dataplane/config.h"
 #include "dataplane/eal_args.h"
 #include "dataplane/gateway.h"
@@ -102,6 +104,10 @@ mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
   if (!snap) return mx::Error{"tenants: " + snap.error().message};
   rt.gw.cfg = &g;
   rt.gw.publish(std::move(*snap));
+  // The memory budget for messages in flight (docs/config.md): a quarter of the machine unless set.
+  const uint64_t phys = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+  rt.gw.msg_mem.limit = g.message_memory_mb ? uint64_t{g.message_memory_mb} << 20 : phys / 4;
+  rt.gw.lcore_msg_limit = g.lcore_message_memory_mb ? uint64_t{g.lcore_message_memory_mb} << 20 : rt.gw.msg_mem.limit;
   if (!g.tls_cert.empty()) {
     auto tls = mx::smtp::TlsServerContext::load(g.tls_cert, g.tls_key);
     if (!tls) return mx::Error{"STARTTLS: " + tls.error().message};
@@ -137,9 +143,10 @@ mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
     if (auto ok = l->start_gateway(rt.gw); !ok) return ok.error();
   rt.io->start();  // after every lcore registered its spool ring
   std::fprintf(stderr,
-               "mxgate: gateway: SMTP on port %u, %zu tenant(s), STARTTLS %s, %u AV signature(s), %zu spooled message(s)\n",
+               "mxgate: gateway: SMTP on port %u, %zu tenant(s), STARTTLS %s, %u AV signature(s), %zu spooled message(s), "
+               "message memory %" PRIu64 " MiB (per lcore %" PRIu64 " MiB)\n",
                g.smtp_port, rt.gw.current()->tenants().size(), rt.gw.tls ? "on" : "off", rt.av->signature_count(),
-               rt.io->spool_size());
+               rt.io->spool_size(), rt.gw.msg_mem.limit >> 20, rt.gw.lcore_msg_limit >> 20);
   return true;
 }
 

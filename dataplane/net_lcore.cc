@@ -38,6 +38,7 @@ NetLcore::NetLcore(uint32_t lcore, uint16_t queue, const cfg::Config& c, const s
     sc.tcp.accept_backlog = static_cast<uint16_t>(tc_.accept_backlog);
     sc.tcp.msl_ns = uint64_t{tc_.msl_s} * kNsPerSec;
     sc.tcp.keepalive_idle_ns = uint64_t{tc_.keepalive_idle_s} * kNsPerSec;
+    sc.tcp.persist_max_ns = uint64_t{tc_.persist_timeout_s} * kNsPerSec;
     sc.tcp.key0 = key[0] ^ p.id;
     sc.tcp.key1 = key[1];
     auto q = std::make_unique<PortQueue>(p, queue, pool, sc);

@@ -6,9 +6,12 @@
 // from the snapshot; mxgate's spool runner picks it up within seconds and delivers it.
 //
 // SECURITY: operator tool, run as the user that owns the directories. Ids are digits only, so
-// no path can be named through them. Quarantined content is never interpreted.
+// no path can be named through them. Quarantined content is never interpreted, and never reaches
+// the operator's terminal as it is: `list` and `show` print it through terminal_text
+// (dataplane/txlog.h: controls and escape sequences as \xNN), unless `show --raw` is asked for
+// (the message's bytes exactly, to redirect to a file or a pipe).
 //
-// Usage: mxgate-quarantine --config FILE list [--tenant NAME] | show ID | release ID | delete ID
+// Usage: mxgate-quarantine --config FILE list [--tenant NAME] | show [--raw] ID | release ID | delete ID
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,17 +31,25 @@
 #include "dataplane/durable.h"
 #include "dataplane/spool.h"
 #include "dataplane/tenants.h"
+#include "dataplane/txlog.h"
 
 namespace {
 
-int usage() {
+int usage(FILE* out = stderr) {
   std::fputs(
       "usage: mxgate-quarantine --config FILE list [--tenant NAME]\n"
-      "       mxgate-quarantine --config FILE show ID\n"
+      "       mxgate-quarantine --config FILE show [--raw] ID\n"
       "       mxgate-quarantine --config FILE release ID\n"
-      "       mxgate-quarantine --config FILE delete ID\n",
-      stderr);
-  return 2;
+      "       mxgate-quarantine --config FILE delete ID\n"
+      "\n"
+      "  list           quarantined messages: id, tenant, class, score, sender, recipients\n"
+      "  show ID        the verdict record, then the message; control characters and escape\n"
+      "                 sequences are shown as \\xNN (CR LF as a line end), never sent to the terminal\n"
+      "  show --raw ID  the message's bytes exactly as stored, nothing else (redirect to a file)\n"
+      "  release ID     hand the message to the spool, for delivery on the tenant's current route\n"
+      "  delete ID      remove the message\n",
+      out);
+  return out == stderr ? 2 : 0;
 }
 
 bool read_file(const std::string& path, std::string& out) {
@@ -48,6 +59,14 @@ bool read_file(const std::string& path, std::string& out) {
   ss << in.rdbuf();
   out = ss.str();
   return true;
+}
+
+// What `list` prints of a field: terminal-safe, on one line.
+std::string cell(const std::string& v) {
+  std::string o = mx::dp::terminal_text(v);
+  for (char& c : o)
+    if (c == '\n' || c == '\t') c = ' ';
+  return o;
 }
 
 // The value of a string or number field of our own flat JSON ({"key":"value",...}).
@@ -105,24 +124,25 @@ int list(const mx::cfg::GatewaySection& g, const std::string& tenant) {
     std::string rcpts;
     const size_t a = j.find("\"rcpts\":[");
     if (a != std::string::npos) rcpts = j.substr(a + 9, j.find(']', a) - a - 9);
-    std::printf("%-20s %-10s %-12s %-7s <%s> -> %s\n", id.c_str(), json_field(j, "tenant").c_str(),
-                json_field(j, "class").c_str(), json_field(j, "score").c_str(), json_field(j, "mail_from").c_str(),
-                rcpts.c_str());
+    std::printf("%-20s %-10s %-12s %-7s <%s> -> %s\n", id.c_str(), cell(json_field(j, "tenant")).c_str(),
+                cell(json_field(j, "class")).c_str(), cell(json_field(j, "score")).c_str(),
+                cell(json_field(j, "mail_from")).c_str(), cell(rcpts).c_str());
     ++shown;
   }
   std::printf("%zu message(s)\n", shown);
   return 0;
 }
 
-int show(const mx::cfg::GatewaySection& g, const std::string& id) {
+// The verdict record and the message, terminal-safe; with `raw`, the message's bytes only.
+int show(const mx::cfg::GatewaySection& g, const std::string& id, bool raw) {
   std::string j, m;
   if (!read_file(g.quarantine_dir + "/" + id + ".json", j) || !read_file(g.quarantine_dir + "/" + id + ".eml", m)) {
     std::fprintf(stderr, "mxgate-quarantine: no quarantined message %s in %s\n", id.c_str(), g.quarantine_dir.c_str());
     return 1;
   }
-  std::fwrite(j.data(), 1, j.size(), stdout);
-  std::fputs("\n", stdout);
-  std::fwrite(m.data(), 1, m.size(), stdout);
+  if (raw) return std::fwrite(m.data(), 1, m.size(), stdout) == m.size() && std::fflush(stdout) == 0 ? 0 : 1;
+  const std::string out = mx::dp::terminal_text(j) + "\n" + mx::dp::terminal_text(m);
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }
 
@@ -183,6 +203,7 @@ int release(const mx::cfg::GatewaySection& g, const std::string& id) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.size() == 1 && (a[0] == "--help" || a[0] == "-h")) return usage(stdout);
   if (a.size() < 3 || a[0] != "--config") return usage();
   auto cfg = mx::cfg::load_config(a[1]);
   if (!cfg) {
@@ -200,21 +221,23 @@ int main(int argc, char** argv) {
     if (a.size() == 5 && a[3] == "--tenant") return list(g, a[4]);
     return usage();
   }
-  if (a.size() != 4) return usage();
-  if (!valid_id(a[3])) {
-    std::fprintf(stderr, "mxgate-quarantine: '%s' is not a message id (digits)\n", a[3].c_str());
+  const bool raw = cmd == "show" && a.size() == 5 && a[3] == "--raw";
+  if (a.size() != (raw ? 5u : 4u)) return usage();
+  const std::string& id = a.back();
+  if (!valid_id(id)) {
+    std::fprintf(stderr, "mxgate-quarantine: '%s' is not a message id (digits)\n", id.c_str());
     return 2;
   }
-  if (cmd == "show") return show(g, a[3]);
-  if (cmd == "release") return release(g, a[3]);
+  if (cmd == "show") return show(g, id, raw);
+  if (cmd == "release") return release(g, id);
   if (cmd == "delete") {
     struct stat st {};
-    if (::stat((g.quarantine_dir + "/" + a[3] + ".json").c_str(), &st) != 0) {
-      std::fprintf(stderr, "mxgate-quarantine: no quarantined message %s\n", a[3].c_str());
+    if (::stat((g.quarantine_dir + "/" + id + ".json").c_str(), &st) != 0) {
+      std::fprintf(stderr, "mxgate-quarantine: no quarantined message %s\n", id.c_str());
       return 1;
     }
-    remove_files(g, a[3]);
-    std::printf("deleted %s\n", a[3].c_str());
+    remove_files(g, id);
+    std::printf("deleted %s\n", id.c_str());
     return 0;
   }
   return usage();

@@ -82,7 +82,7 @@ void ScanWorker::start_job(MsgJob* job) {
     job->scan_error = "scanner unavailable";
   } else {
     ++ts->in_use;
-    a->scanner->begin(job->env);
+    a->scanner->begin(job->env, /*in_place=*/true);  // the store never moves: AV reads it there
   }
   by_seq_[a->seq] = a.get();
   active_.push_back(std::move(a));
@@ -107,7 +107,7 @@ bool ScanWorker::step(Active& a) {
   }
   if (!complete || a.fed < j->committed.load(std::memory_order_acquire)) return false;
   const uint64_t t0 = thread_ns();
-  a.outcome = &a.scanner->finish();
+  a.outcome = &a.scanner->finish(ByteSpan(j->store.data(), j->store.size()));
   a.finished = true;
   a.av.assign(a.outcome->av_objects.size(), scan::AvResult{});
   a.ns += thread_ns() - t0;
@@ -161,6 +161,7 @@ void ScanWorker::finish_job(Active& a) {
 
 void ScanWorker::release(Active& a) {
   if (a.scanner) {
+    a.scanner->release_buffers();
     a.ts->free.emplace_back(a.scanner);
     --a.ts->in_use;
     a.scanner = nullptr;

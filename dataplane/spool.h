@@ -13,8 +13,15 @@
 //
 // SECURITY: entries are our own files, but they are parsed as untrusted anyway (bounded by
 // kMaxSpoolMetaBytes and kMaxSpoolRcpts, every line checked); an entry that does not parse is
-// moved aside (renamed *.bad) and logged, never delivered half-understood. DSNs never go to the
-// null sender and are never bounced themselves (RFC 3461 6.2, RFC 5321 4.5.5).
+// moved aside (renamed *.bad) and logged, never delivered half-understood. So the formatter never
+// writes what the parser refuses: control characters (DEL, CR, LF, TAB...) in any field become
+// '?', every field is cut to the parser's bound. "last" is free text (a remote's reply): the
+// parser also accepts control characters there, as '?', so entries written before this rule load.
+// DSNs never go to the null sender and are never bounced themselves (RFC 3461 6.2, RFC 5321
+// 4.5.5). A DSN carries no byte of a remote's reply that could end a line or start a header or
+// MIME part (printable ASCII only), and only the original's header section, even for RET=FULL:
+// the envelope sender is not authenticated, and the gateway never sends a message's content to
+// an address it cannot trust (backscatter).
 // STANDARDS: RFC 3464 (delivery status notifications), RFC 3462/6522 (multipart/report),
 // RFC 3461 (NOTIFY, ORCPT, RET, ENVID), RFC 5321 4.5.4.1 (retry strategy), 6.1, 6.2.
 #pragma once
@@ -35,7 +42,16 @@ namespace mx::dp {
 constexpr size_t kMaxSpoolMetaBytes = 1 << 20;
 constexpr size_t kMaxSpoolRcpts = 1000;
 constexpr size_t kMaxSpoolLine = 4096;
+// Field bounds of the meta format: parse_spool_meta refuses longer, format_spool_meta cuts.
+constexpr size_t kMaxSpoolTenant = 64;
+constexpr size_t kMaxSpoolAddress = 512;
+constexpr size_t kMaxSpoolEnvid = 100;   // RFC 3461 4.4
+constexpr size_t kMaxSpoolOrcpt = 500;   // RFC 3461 4.2
+constexpr size_t kMaxSpoolLast = 1024;
+constexpr uint8_t kSpoolNotifyBits = 15;  // smtp::DsnNotify's bits
+constexpr uint16_t kSpoolDefaultPort = 25;  // written for a route without a port (port 0)
 constexpr size_t kMaxDsnOriginalHeaders = 64 * 1024;  // RFC 3462 text/rfc822-headers part
+constexpr size_t kMaxDsnLine = 998;  // RFC 5322 2.1.1, without the CRLF
 
 struct SpoolRcpt {
   std::string address;
@@ -71,7 +87,11 @@ struct DsnFailure {
 
 // The RFC 3464 notification for `failed` recipients of `original` (whose envelope is `m`),
 // from reporting MTA `hostname`, as a complete message (header and body, CRLF lines). The caller
-// sends it from <> to m.from (never when m.from is empty or m.dsn is set).
+// sends it from <> to m.from (never when m.from is empty or m.dsn is set). The third part is the
+// original's header section as text/rfc822-headers (RFC 6522 5) whatever m.params.ret says: the
+// lines up to the first one that is neither a header field nor its continuation, at most
+// kMaxDsnOriginalHeaders. Diagnostics, status and remote are printable ASCII ('?' for the rest),
+// every line at most kMaxDsnLine; the MIME boundary is one that no part contains.
 std::string build_dsn(const SpoolMeta& m, const std::vector<DsnFailure>& failed, ByteSpan original,
                       std::string_view hostname, uint64_t now_unix, uint64_t dsn_id);
 

@@ -189,19 +189,26 @@ const Tenant* Snapshot::tenant_for_domain(std::string_view domain) const {
   return it == domains_.end() ? nullptr : &tenants_[it->second];
 }
 
+int64_t Snapshot::user_index(std::string_view local, std::string_view domain) const {
+  // Local parts compare case-sensitively in principle (RFC 5321 2.4); users are listed as the
+  // tenant's directory spells them, and lookups try the exact form and then lower case.
+  const std::string addr = std::string(local) + "@" + ascii_lower(domain);
+  auto it = addresses_.find(addr);
+  if (it == addresses_.end()) it = addresses_.find(ascii_lower(addr));
+  return it == addresses_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
 const Tenant* Snapshot::lookup(std::string_view local, std::string_view domain, PolicyKey& key) const {
   const Tenant* t = tenant_for_domain(domain);
   if (!t) return nullptr;
   key.tenant = t->index;
   key.user = -1;
-  if (!addresses_.empty()) {
-    // Local parts compare case-sensitively in principle (RFC 5321 2.4); users are listed as the
-    // tenant's directory spells them, and lookups try the exact form and then lower case.
-    std::string addr = std::string(local) + "@" + ascii_lower(domain);
-    auto it = addresses_.find(addr);
-    if (it == addresses_.end()) it = addresses_.find(ascii_lower(addr));
-    if (it != addresses_.end()) key.user = it->second;
-  }
+  if (addresses_.empty()) return t;
+  key.user = user_index(local, domain);
+  // A sub-address "user+detail" (RFC 5233 section 2; the detail starts at the first '+') has
+  // the user's preferences unless it has an entry of its own, so that a tag cannot escape them.
+  const size_t plus = local.find(kSubAddressSeparator);
+  if (key.user < 0 && plus != std::string_view::npos && plus > 0) key.user = user_index(local.substr(0, plus), domain);
   return t;
 }
 

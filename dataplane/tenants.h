@@ -7,7 +7,8 @@
 // SECURITY: the file is operator input, validated whole before it replaces anything: every error
 // names file:line and key, and a bad file leaves the running snapshot in place. Recipient
 // domains and addresses from the network are looked up, never parsed here.
-// STANDARDS: RFC 5321 4.1.2 (domains compared case-insensitively).
+// STANDARDS: RFC 5321 4.1.2 (domains compared case-insensitively), RFC 5233 (sub-addresses
+// "user+detail" get the user's preferences).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,8 @@ constexpr size_t kMaxTenantDomains = 1000;   // per tenant
 constexpr size_t kMaxUsers = 1000000;
 constexpr size_t kMaxListEntries = 10000;    // allow/block entries per list
 constexpr size_t kMaxRulesFileBytes = 16u << 20;
+// RFC 5233 section 2: "user+detail" is the user's mailbox with a detail part.
+constexpr char kSubAddressSeparator = '+';
 
 struct Tenant {
   uint32_t index = 0;
@@ -62,7 +65,9 @@ class Snapshot {
  public:
   // The tenant that owns `domain` (any case), or null.
   const Tenant* tenant_for_domain(std::string_view domain) const;
-  // The policy of local@domain: null tenant when the domain is nobody's.
+  // The policy of local@domain: null tenant when the domain is nobody's. The user entry is
+  // local@domain's (exact spelling, then lower case), else, for a sub-address "user+detail",
+  // user@domain's (RFC 5233).
   const Tenant* lookup(std::string_view local, std::string_view domain, PolicyKey& key) const;
   const User* user(int64_t index) const { return index < 0 ? nullptr : &users_[static_cast<size_t>(index)]; }
   const std::vector<Tenant>& tenants() const { return tenants_; }
@@ -72,6 +77,7 @@ class Snapshot {
 
  private:
   friend Expected<std::shared_ptr<Snapshot>> parse_snapshot(std::string_view, const std::string&, uint64_t);
+  int64_t user_index(std::string_view local, std::string_view domain) const;  // -1: none
   std::vector<Tenant> tenants_;
   std::vector<User> users_;
   std::map<std::string, uint32_t, std::less<>> domains_;  // lower-case domain -> tenant

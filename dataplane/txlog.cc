@@ -1,5 +1,5 @@
 // dataplane/txlog.cc — pieces of the transaction log record: JSON string escaping and the
-// header lookup for Subject and Message-ID.
+// header lookup for Subject and Message-ID; the terminal rendering of untrusted bytes.
 #include "dataplane/txlog.h"
 
 #include <algorithm>
@@ -19,6 +19,25 @@ std::string log_time() {
   return buf;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence that starts at s[i] (a byte >= 0x80), or 0 (RFC 3629
+// table: no overlongs, no surrogates, <= U+10FFFF, not truncated).
+size_t utf8_length(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+  bool ok = len && i + len <= s.size();
+  for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+  if (ok && len >= 3) {
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+      ok = false;
+  }
+  return ok ? len : 0;
+}
+
+}  // namespace
+
 // RFC 8259 7: quotation mark, reverse solidus and control characters escaped; bytes >= 0x80
 // that are not valid UTF-8 become U+FFFD so that every line is valid JSON.
 void json_string(std::string& out, std::string_view s) {
@@ -34,26 +53,38 @@ void json_string(std::string& out, std::string_view s) {
       out += buf;
     } else if (c < 0x80) {
       out += static_cast<char>(c);
+    } else if (const size_t len = utf8_length(s, i)) {
+      out.append(s.data() + i, len);
+      i += len - 1;
     } else {
-      // Validate one UTF-8 sequence (RFC 3629 table: no overlongs, no surrogates, <= U+10FFFF).
-      size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-      if (c > 0xf4) len = 0;
-      bool ok = len && i + len <= s.size();
-      for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      if (ok && len >= 3) {
-        const auto c1 = static_cast<unsigned char>(s[i + 1]);
-        if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
-          ok = false;
-      }
-      if (ok) {
-        out.append(s.data() + i, len);
-        i += len - 1;
-      } else {
-        out += "\\ufffd";
-      }
+      out += "\\ufffd";
     }
   }
   out += '"';
+}
+
+std::string terminal_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;  // CR LF: the LF ends the line
+    if (c == '\t' || c == '\n' || (c >= 0x20 && c < 0x7f)) {
+      out += s[i];
+      continue;
+    }
+    size_t len = c >= 0x80 ? utf8_length(s, i) : 0;
+    if (len == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) len = 0;  // C1 control
+    if (len) {
+      out.append(s.data() + i, len);
+      i += len - 1;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
 }
 
 std::string header_value(ByteSpan msg, std::string_view name, size_t max) {

@@ -58,8 +58,11 @@ void RuleMatcher::block(int32_t db, ByteSpan value) {
     ++result_.scan_errors;
     return;
   }
+  // An empty value may have no address; Hyperscan refuses a null pointer (HS_INVALID) even for
+  // length 0, yet an empty value can match (e.g. /^$/).
+  static const char kEmpty[1] = {0};
   hs_error_t rc = hs_scan(rules_->dbs_[static_cast<size_t>(db)].db.get(),
-                          reinterpret_cast<const char*>(value.data()),
+                          value.empty() ? kEmpty : reinterpret_cast<const char*>(value.data()),
                           static_cast<unsigned int>(value.size()), 0, scratch_, on_match, this);
   if (rc != HS_SUCCESS) ++result_.scan_errors;
 }
@@ -101,7 +104,7 @@ void RuleMatcher::attachment_size(uint64_t size) {
 }
 
 void RuleMatcher::stream(HsStreamPtr& s, ByteSpan chunk) {
-  if (!s) return;
+  if (!s || chunk.empty()) return;
   do {  // in pieces that fit Hyperscan's unsigned int length; results do not depend on splits
     ByteSpan piece = chunk.first(std::min<size_t>(chunk.size(), kMaxBlockScan));
     chunk = chunk.subspan(piece.size());

@@ -82,7 +82,15 @@ MessageScanner::MessageScanner(const HsRules& rules, RuleMatcher matcher, const 
 
 MessageScanner::~MessageScanner() = default;
 
-void MessageScanner::begin(const Envelope& env) {
+void MessageScanner::release_buffers() {
+  // A scanner waits in a free list between messages: it keeps small buffers, not a big one's.
+  for (std::string& c : copies_)
+    if (c.capacity() > kMaxKeptCopyBytes) std::string().swap(c);
+  if (raw_.capacity() > kMaxKeptCopyBytes) std::string().swap(raw_);
+}
+
+void MessageScanner::begin(const Envelope& env, bool in_place) {
+  in_place_ = in_place;
   parser_.reset();
   matcher_.begin();
   out_.hits.clear();
@@ -106,7 +114,9 @@ void MessageScanner::begin(const Envelope& env) {
 
 void MessageScanner::feed(ByteSpan chunk) {
   out_.message_bytes += chunk.size();
-  if (raw_.size() + chunk.size() <= kMaxScanMessageBytes)
+  if (in_place_) {
+    // the caller's copy is the one AV reads
+  } else if (raw_.size() + chunk.size() <= kMaxScanMessageBytes)
     raw_.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
   else
     out_.av_objects_truncated = true;
@@ -288,7 +298,7 @@ void MessageScanner::on_part_end(const PartInfo& part) {
   if (uu_part_ == part.id) uu_copy_ = kNone;
 }
 
-const ScanOutcome& MessageScanner::finish() {
+const ScanOutcome& MessageScanner::finish(ByteSpan whole) {
   parser_.finish();
   out_.mime = parser_.message();
   out_.match = matcher_.finish();
@@ -298,7 +308,7 @@ const ScanOutcome& MessageScanner::finish() {
     if (r.score == 0 && r.kind == RuleKind::kSpam && r.name.starts_with("__")) continue;  // sub-rules
     out_.hits.push_back(RuleHit{r.name, r.score, category_of(r.kind)});
   }
-  out_.av_objects.push_back(AvObject{as_bytes(raw_), 0, true});
+  out_.av_objects.push_back(AvObject{in_place_ ? whole : as_bytes(raw_), 0, true});
   for (size_t i = 0; i < n_copies_; ++i)
     if (const std::string& c = copies_[i]; !c.empty()) out_.av_objects.push_back(AvObject{as_bytes(c), 0, false});
   return out_;
@@ -329,6 +339,12 @@ Verdict decide_verdict(const ScanOutcome& outcome, std::span<const AvResult> av,
   }
   for (const AvResult& r : av)
     if (rank(r.verdict) > rank(worst.verdict)) worst = r;
+  // A failed Hyperscan call means rules did not see every byte: never "clean" — handled as a
+  // scan error (policy rule 4: tempfail, the sender retries).
+  if (outcome.match.scan_errors > 0 && rank(worst.verdict) < rank(AvVerdict::kError)) {
+    worst.verdict = AvVerdict::kError;
+    worst.name = "rule engine error (" + std::to_string(outcome.match.scan_errors) + " failed Hyperscan call(s))";
+  }
   if (outcome.av_objects_truncated && rank(worst.verdict) < rank(AvVerdict::kLimitExceeded)) {
     worst.verdict = AvVerdict::kLimitExceeded;
     worst.name = "scan copy bound exceeded";

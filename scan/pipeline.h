@@ -61,6 +61,7 @@ constexpr uint64_t kMaxAvCopyBytes = 64ull << 20;        // decoded bytes copied
 constexpr uint64_t kMaxScanMessageBytes = 256ull << 20;  // whole message kept for AV
 constexpr size_t kMaxAllHeaderBytes = 64 * 1024;         // the "all" pseudo-header
 constexpr size_t kMaxEnvelopeRcpts = 1000;
+constexpr size_t kMaxKeptCopyBytes = 1 << 20;            // a copy buffer kept between messages
 
 struct Envelope {
   std::string mail_from;            // without <>; empty: null sender
@@ -92,9 +93,15 @@ class MessageScanner final : private MimeSink {
                                                           const MimeLimits& limits = {});
   ~MessageScanner() override;
 
-  void begin(const Envelope& env);
+  // `in_place`: the caller keeps the whole message in one place that does not move until the AV
+  // results are in (the data plane's message store) and passes it to finish(); the scanner then
+  // copies nothing of it. Otherwise the scanner keeps its own copy for AV.
+  void begin(const Envelope& env, bool in_place = false);
   void feed(ByteSpan chunk);
-  const ScanOutcome& finish();
+  const ScanOutcome& finish(ByteSpan whole = {});
+  // Frees buffers grown past kMaxKeptCopyBytes by a big message (call when the outcome is no
+  // longer needed).
+  void release_buffers();
 
  private:
   MessageScanner(const HsRules& rules, RuleMatcher matcher, const MimeLimits& limits);
@@ -114,7 +121,8 @@ class MessageScanner final : private MimeSink {
   RuleMatcher matcher_;
   MimeParser parser_;
   ScanOutcome out_;
-  std::string raw_;                    // the whole message, for AV
+  std::string raw_;                    // the whole message, for AV (unless in_place_)
+  bool in_place_ = false;
   std::vector<std::string> copies_;    // decoded objects, for AV: the first n_copies_ are in use
   size_t n_copies_ = 0;
   uint64_t copied_ = 0;

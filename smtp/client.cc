@@ -19,8 +19,10 @@ std::string upper(std::string_view s) {
   return u;
 }
 
-bool has_8bit(ByteSpan b) {
-  return std::any_of(b.begin(), b.end(), [](uint8_t c) { return c >= 0x80; });
+bool has_8bit(const ByteParts& b) {
+  for (const ByteSpan& p : b.parts())
+    if (std::any_of(p.begin(), p.end(), [](uint8_t c) { return c >= 0x80; })) return true;
+  return false;
 }
 
 }  // namespace
@@ -321,22 +323,24 @@ void ClientSession::on_transaction_reply(const Reply& r, Tick now) {
 void ClientSession::send_body_data() {
   // RFC 5321 4.5.2: a dot at the start of a line is doubled. A line starts after every LF, so
   // even a bare LF that slipped through cannot turn a dot into an end marker downstream.
-  const uint8_t* p = msg_.body.data();
   const size_t n = msg_.body.size();
   std::string out;
   out.reserve(n + n / 64 + 5);
   bool line_start = true;
-  size_t run = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (line_start && p[i] == '.') {
-      out.append(reinterpret_cast<const char*>(p + run), i - run);
-      out += '.';
-      run = i;
+  for (const ByteSpan& part : msg_.body.parts()) {
+    const uint8_t* p = part.data();
+    size_t run = 0;
+    for (size_t i = 0; i < part.size(); ++i) {
+      if (line_start && p[i] == '.') {
+        out.append(reinterpret_cast<const char*>(p + run), i - run);
+        out += '.';
+        run = i;
+      }
+      line_start = p[i] == '\n';
     }
-    line_start = p[i] == '\n';
+    out.append(reinterpret_cast<const char*>(p + run), part.size() - run);
   }
-  out.append(reinterpret_cast<const char*>(p + run), n - run);
-  if (n && !(n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')) out += "\r\n";
+  if (n && !(n >= 2 && msg_.body.at(n - 2) == '\r' && msg_.body.at(n - 1) == '\n')) out += "\r\n";
   out += ".\r\n";
   send(out);
 }
@@ -347,7 +351,9 @@ void ClientSession::send_bdat(bool all) {
     size_t len = std::min(cfg_.bdat_chunk, n - body_pos_);
     bool last = body_pos_ + len == n;
     send("BDAT " + std::to_string(len) + (last ? " LAST" : "") + "\r\n");
-    send(std::string_view(reinterpret_cast<const char*>(msg_.body.data() + body_pos_), len));
+    msg_.body.for_range(body_pos_, len, [&](ByteSpan b) {
+      send(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+    });
     body_pos_ += len;
     expect_.push_back(last ? Expect::kBdatLast : Expect::kBdat);
     if (last) return;

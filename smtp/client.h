@@ -57,7 +57,7 @@ struct ClientMessage {
   std::string from;     // "" for the null sender
   MailParams params;    // BODY, SMTPUTF8, RET, ENVID are passed on; SIZE is set by the client
   std::vector<ClientRecipient> rcpts;
-  ByteSpan body;        // CRLF lines, not dot-stuffed; must outlive the session
+  ByteParts body;       // CRLF lines, not dot-stuffed; the ranges must outlive the session
 };
 
 struct ClientResult {

@@ -23,10 +23,12 @@ void ServerConnection::pump() {
     tls_->write(session_.output());
     session_.consume_output(session_.output().size());
     tls_->drain(out_);
+    session_.set_wire_backlog(out_.size());
     return;
   }
   out_.append(session_.output());
   session_.consume_output(session_.output().size());
+  session_.set_wire_backlog(out_.size());
 }
 
 void ServerConnection::fail_tls(const std::string& why) {
@@ -70,6 +72,16 @@ size_t ServerConnection::feed(ByteSpan wire, Tick now) {
 
 void ServerConnection::resume(const Decision& d, Tick now) {
   session_.resume(d, now);
+  if (tls_ && !plain_in_.empty() && !session_.awaiting_decision()) {
+    size_t used = session_.feed(ByteSpan(reinterpret_cast<const uint8_t*>(plain_in_.data()), plain_in_.size()), now);
+    plain_in_.erase(0, used);
+  }
+  pump();
+}
+
+void ServerConnection::process_buffered(Tick now) {
+  if (closed_ || session_.awaiting_decision()) return;
+  session_.process_buffered(now);
   if (tls_ && !plain_in_.empty() && !session_.awaiting_decision()) {
     size_t used = session_.feed(ByteSpan(reinterpret_cast<const uint8_t*>(plain_in_.data()), plain_in_.size()), now);
     plain_in_.erase(0, used);

@@ -28,8 +28,16 @@ class ServerConnection {
   void resume(const Decision& d, Tick now);
   void tick(Tick now);
 
+  // Input held while output piles up: call after output was consumed (the peer reads again).
+  void process_buffered(Tick now);
+  // Replies wait unsent beyond smtp::kMaxOutputBacklog: stop reading from the wire.
+  bool output_full() const { return out_.size() + session_.output().size() >= kMaxOutputBacklog; }
+
   std::string_view output() const { return out_; }
-  void consume_output(size_t n) { out_.erase(0, n); }
+  void consume_output(size_t n) {
+    out_.erase(0, n);
+    session_.set_wire_backlog(out_.size());
+  }
   bool wants_close() const { return closed_ || session_.wants_close(); }
   ServerSession& session() { return session_; }
   // Null while the connection is in plaintext.

@@ -12,7 +12,7 @@ ServerSession::ServerSession(const ServerConfig& cfg, ServerHandler& h)
 }
 
 void ServerSession::start(Tick now) {
-  start_ns_ = last_ns_ = now.ns;
+  start_ns_ = last_ns_ = now_ns_ = now.ns;
   pending_ = Pending::kConnect;
   Decision d = h_.on_connect();
   if (d.kind() != Decision::Kind::kDefer) apply(Pending::kConnect, d);
@@ -20,8 +20,12 @@ void ServerSession::start(Tick now) {
 
 void ServerSession::send(const Reply& r) {
   append_reply(out_, r);
-  if (r.code >= 400 && r.code != 421 && ++errors_ >= kMaxErrors && !closing_)
-    close_with(reply(421, "4.7.0", cfg_.hostname + " Error: too many errors"));
+  // 452 (too many recipients, a different policy, storage) asks the client to try the rest
+  // later (RFC 5321 4.5.3.1.10): flow control, not a client error.
+  if (r.code < 400 || r.code == 421 || r.code == 452 || closing_) return;
+  ++errors_;
+  if (errors_ >= kHardErrorLimit) close_with(reply(421, "4.7.0", cfg_.hostname + " Error: too many errors"));
+  else if (errors_ > kSoftErrorLimit) delay_until_ns_ = now_ns_ + kErrorDelayNs;
 }
 
 void ServerSession::refuse(std::string_view what, const Reply& r) {
@@ -45,7 +49,7 @@ void ServerSession::reset_transaction() {
 }
 
 size_t ServerSession::feed(ByteSpan in, Tick now) {
-  last_ns_ = now.ns;
+  last_ns_ = now_ns_ = now.ns;
   if (closing_ || starttls_requested_) return in.size();  // ignored after 221/421 or STARTTLS
   size_t used = 0;
   while (true) {
@@ -70,6 +74,10 @@ size_t ServerSession::feed(ByteSpan in, Tick now) {
 
 void ServerSession::process() {
   while (!closing_ && !starttls_requested_ && pending_ == Pending::kNone && !in_.empty()) {
+    const bool in_body = phase_ == Phase::kData || phase_ == Phase::kBdat || phase_ == Phase::kBdatDiscard;
+    // Commands wait while replies pile up unsent or an error delay runs (body bytes make no
+    // replies, so they flow).
+    if (!in_body && (output_full() || now_ns_ < delay_until_ns_)) return;
     if (phase_ == Phase::kConnect) {
       // Input before the greeting was sent: a client that does not wait (RFC 5321 3.1).
       h_.on_refused("pregreet", reply(554, "5.5.0", "client spoke before the greeting"));
@@ -156,7 +164,7 @@ void ServerSession::finish_body() {
 
 void ServerSession::resume(const Decision& d, Tick now) {
   if (pending_ == Pending::kNone || d.kind() == Decision::Kind::kDefer) return;
-  last_ns_ = now.ns;
+  last_ns_ = now_ns_ = now.ns;
   apply(pending_, d);
   process();
 }
@@ -172,8 +180,19 @@ void ServerSession::tls_started(const TlsInfo& info) {
   h_.on_tls(info);
 }
 
+void ServerSession::process_buffered(Tick now) {
+  if (in_.empty() || closing_ || pending_ != Pending::kNone) return;
+  now_ns_ = std::max(now_ns_, now.ns);
+  process();
+}
+
 void ServerSession::tick(Tick now) {
   if (closing_) return;
+  now_ns_ = std::max(now_ns_, now.ns);
+  if (delay_until_ns_ && now.ns >= delay_until_ns_) {
+    delay_until_ns_ = 0;
+    process_buffered(now);
+  }
   uint64_t idle = (phase_ == Phase::kData || phase_ == Phase::kBdat) ? cfg_.data_timeout_ns : cfg_.command_timeout_ns;
   bool idle_out = pending_ == Pending::kNone && now.ns - last_ns_ >= idle;
   if (idle_out || now.ns - start_ns_ >= cfg_.session_deadline_ns) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,7 +77,9 @@ class ServerHandler {
   virtual Decision on_helo(std::string_view /*name*/, bool /*esmtp*/) { return Decision::accept(); }
   virtual Decision on_mail(const Mailbox&, const MailParams&) { return Decision::accept(); }
   virtual Decision on_rcpt(const Mailbox&, const RcptParams&) { return Decision::accept(); }
-  virtual void on_data_begin() {}
+  // DATA or the first BDAT chunk: a reply refuses it (e.g. 452 4.3.1 when memory for messages
+  // in flight is exhausted); the transaction then stays as it was (DATA) or is reset (BDAT).
+  virtual std::optional<Reply> on_data_begin() { return std::nullopt; }
   // Unstuffed message bytes, in order, as they arrive (spans valid during the call only).
   virtual void on_data(ByteSpan) {}
   // Asked only for messages that passed the engine's own checks.
@@ -101,8 +104,15 @@ class ServerSession {
   size_t feed(ByteSpan in, Tick now);
   // Answers the pending decision (only valid while awaiting_decision()).
   void resume(const Decision& d, Tick now);
-  // Enforces timeouts; call periodically.
+  // Enforces timeouts and ends the error delay; call periodically (at least once a second).
   void tick(Tick now);
+  // Commands already read are processed (after output drained, or an error delay).
+  void process_buffered(Tick now);
+  // Output the transport still holds (wire bytes not yet sent): counts toward kMaxOutputBacklog.
+  void set_wire_backlog(size_t n) { wire_backlog_ = n; }
+  bool output_full() const { return out_.size() + wire_backlog_ >= kMaxOutputBacklog; }
+  // Past the soft error limit: commands wait until tick() at or after the delay's end.
+  bool delayed() const { return delay_until_ns_ > now_ns_; }
 
   std::string_view output() const { return out_; }
   void consume_output(size_t n) { out_.erase(0, n); }
@@ -160,9 +170,12 @@ class ServerSession {
   bool starttls_requested_ = false;
   bool tls_active_ = false;
   uint32_t errors_ = 0;
+  size_t wire_backlog_ = 0;
+  uint64_t delay_until_ns_ = 0;  // past the soft error limit: no command is read before this
   uint64_t bdat_left_ = 0;
   uint64_t start_ns_ = 0;
-  uint64_t last_ns_ = 0;
+  uint64_t last_ns_ = 0;         // the last input or decision (idle timeouts)
+  uint64_t now_ns_ = 0;          // the latest time we were given
   std::string in_;
   std::string out_;
   std::string helo_;

@@ -227,9 +227,9 @@ void ServerSession::cmd_data(std::string_view arg) {
   if (phase_ == Phase::kReady) return refuse("DATA", reply(503, "5.5.1", "Error: need MAIL command"));
   if (phase_ == Phase::kMail) return refuse("DATA", reply(554, "5.5.1", "Error: no valid recipients"));
   if (txn_.bdat) return refuse("DATA", reply(503, "5.5.1", "Error: DATA after BDAT"));
+  if (std::optional<Reply> no = h_.on_data_begin()) return refuse("DATA", *no);
   phase_ = Phase::kData;
   scanner_.begin(/*dot_mode=*/true);
-  h_.on_data_begin();
   append_reply(out_, reply(354, "", "End data with <CR><LF>.<CR><LF>"));
 }
 
@@ -263,9 +263,18 @@ void ServerSession::cmd_bdat(std::string_view arg) {
     return;
   }
   if (!txn_.bdat) {
+    if (std::optional<Reply> no = h_.on_data_begin()) {
+      // The chunk follows regardless: it is read and dropped, and the transaction is over
+      // (a later chunk must never become the start of a message).
+      reset_transaction();
+      bdat_left_ = n;
+      after_discard_ = phase_;
+      phase_ = n ? Phase::kBdatDiscard : after_discard_;
+      refuse("BDAT", *no);
+      return;
+    }
     txn_.bdat = true;
     scanner_.begin(/*dot_mode=*/false);
-    h_.on_data_begin();
   } else {
     scanner_.continue_chunk();
   }

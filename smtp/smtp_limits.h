@@ -16,8 +16,17 @@ constexpr uint32_t kMaxTextLine = 998;
 // RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted. More: 452 4.5.3.
 constexpr uint32_t kDefaultMaxRecipients = 100;
 constexpr uint64_t kDefaultMaxMessageSize = 50ull << 20;
-// Protocol errors (5xx to commands) before 421 4.7.0 and disconnect.
-constexpr uint32_t kMaxErrors = 10;
+// Protocol errors (4xx/5xx replies to commands; 452, which is flow control, and 421 do not count).
+// Past the soft limit every further error reply waits kErrorDelayNs (a tarpit that slows a
+// client probing us, as Postfix's smtpd_soft_error_limit); at the hard limit, 421 4.7.0 and
+// disconnect. The hard limit leaves room for a relay tester's probes (nmap smtp-open-relay: 16).
+constexpr uint32_t kSoftErrorLimit = 10;
+constexpr uint32_t kHardErrorLimit = 20;
+constexpr uint64_t kErrorDelayNs = 1'000'000'000ull;
+// Replies waiting to be sent (the peer is not reading, e.g. a zero receive window): beyond this
+// the session stops reading commands until the output drains. With kMaxPipelineBytes this
+// bounds what one session holds however the client behaves.
+constexpr uint32_t kMaxOutputBacklog = 8 * 1024;
 // Input held while a decision is pending (pipelined commands); beyond it the session stops
 // taking input (backpressure on the connection) until the decision is made.
 constexpr uint32_t kMaxPipelineBytes = 16 * 1024;

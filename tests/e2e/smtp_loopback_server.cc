@@ -67,7 +67,10 @@ class Conn final : public mx::smtp::ServerHandler {
     if (m.local.rfind("unknown", 0) == 0) return mx::smtp::Decision::with(mx::smtp::reply(550, "5.1.1", "no such user"));
     return mx::smtp::Decision::accept();
   }
-  void on_data_begin() override { body.clear(); }
+  std::optional<mx::smtp::Reply> on_data_begin() override {
+    body.clear();
+    return std::nullopt;
+  }
   void on_data(mx::ByteSpan b) override { body.append(reinterpret_cast<const char*>(b.data()), b.size()); }
   mx::smtp::Decision on_end_of_data(const mx::smtp::EndOfData&) override {
     char name[32];

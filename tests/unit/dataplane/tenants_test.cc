@@ -95,6 +95,60 @@ TEST(Tenants, LookupByDomainAndUser) {
   EXPECT_EQ(snap.lookup("x", "", none), nullptr);
 }
 
+// Security review: alice+tag@ must not escape alice's block list (RFC 5233 sub-addresses).
+TEST(Tenants, LookupFallsBackFromASubAddressToTheUser) {
+  const char* text = R"(
+[[tenant]]
+name = "example"
+domains = ["example.test"]
+route = "198.18.0.1"
+
+[[user]]
+address = "alice@example.test"
+block_senders = ["spammer.test"]
+
+[[user]]
+address = "carol+lists@example.test"
+spam_action = "deliver"
+
+[[user]]
+address = "carol@example.test"
+spam_action = "reject"
+)";
+  auto s = parse_snapshot(text, "t.toml", 1);
+  ASSERT_TRUE(s) << s.error().message;
+  const Snapshot& snap = **s;
+  const struct {
+    const char* local;
+    int64_t user;
+  } cases[] = {
+      {"alice", 0},
+      {"alice+tag", 0},            // the detail is dropped when there is no exact entry
+      {"Alice+Tag", 0},            // case-insensitive, as the exact lookup
+      {"alice+", 0},               // empty detail
+      {"alice+a+b", 0},            // the first '+' separates user and detail
+      {"carol+lists", 1},          // an exact entry wins over the user's
+      {"carol+other", 2},
+      {"CAROL+LISTS", 1},
+      {"+alice", -1},              // no user part: nobody's preferences
+      {"alice-tag", -1},           // only '+' separates a detail
+      {"alicex+tag", -1},
+      {"bob+alice", -1},
+  };
+  for (const auto& c : cases) {
+    PolicyKey k;
+    ASSERT_NE(snap.lookup(c.local, "Example.Test", k), nullptr) << c.local;
+    EXPECT_EQ(k.tenant, 0u) << c.local;
+    EXPECT_EQ(k.user, c.user) << c.local;
+  }
+  PolicyKey plain, tagged;
+  snap.lookup("alice", "example.test", plain);
+  snap.lookup("alice+news", "example.test", tagged);
+  EXPECT_TRUE(plain == tagged);  // one policy: both may share a transaction
+  ASSERT_NE(snap.user(tagged.user), nullptr);
+  EXPECT_EQ(snap.user(tagged.user)->prefs.block.domains, (std::vector<std::string>{"spammer.test"}));
+}
+
 struct BadCase {
   const char* text;
   const char* want;

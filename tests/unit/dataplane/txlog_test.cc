@@ -44,5 +44,25 @@ TEST(TxLog, HeaderValueFindsTheFirstFieldUnfolded) {
   EXPECT_EQ(header_value(bytes(std::string("Subject: tail")), "subject", 256), "tail");
 }
 
+// Security review: `mxgate-quarantine show` printed a message's bytes to the operator's terminal,
+// escape sequences included.
+TEST(TxLog, TerminalTextShowsControlsAsEscapes) {
+  EXPECT_EQ(terminal_text("Subject: hi\r\n\r\nline\tone\nline two\r\n"), "Subject: hi\n\nline\tone\nline two\n");
+  EXPECT_EQ(terminal_text("a\x1b]0;owned\x07" "b\x1b[2J"), "a\\x1b]0;owned\\x07b\\x1b[2J");
+  EXPECT_EQ(terminal_text(std::string("over\rwrite\0\x7f\x08\x0c", 14)), "over\\x0dwrite\\x00\\x7f\\x08\\x0c");
+  EXPECT_EQ(terminal_text("end\r"), "end\\x0d");
+  // UTF-8 text stays readable; C1 controls (U+009B is CSI) and bytes that are not UTF-8 do not.
+  EXPECT_EQ(terminal_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(terminal_text("\xc2\x9b" "2J \x9b" "2J \xff \xc2\xa0"), "\\xc2\\x9b" "2J \\x9b" "2J \\xff \xc2\xa0");
+  EXPECT_EQ(terminal_text("\xe2\x82"), "\\xe2\\x82");  // truncated sequence
+  for (int c = 0; c < 256; ++c) {
+    const std::string out = terminal_text(std::string(1, static_cast<char>(c)));
+    for (char o : out) {
+      const auto u = static_cast<unsigned char>(o);
+      EXPECT_TRUE(o == '\t' || o == '\n' || (u >= 0x20 && u < 0x7f)) << "byte " << c;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mx::dp

@@ -176,7 +176,7 @@ std::string part(const std::string& headers, const std::string& body) {
 
 TEST_F(PipelineTest, CleanMessageIsDelivered) {
   Result r = scan(head("text/plain") + "Hello, lunch at noon?\r\n");
-  EXPECT_EQ(r.verdict.cls, VerdictClass::kClean);
+  EXPECT_EQ(r.verdict.cls, VerdictClass::kClean) << r.verdict.reason;
   EXPECT_EQ(r.verdict.action, PolicyAction::kDeliver);
   ASSERT_FALSE(r.av.empty());
   for (const AvResult& a : r.av) EXPECT_EQ(a.verdict, AvVerdict::kClean) << a.name;
@@ -308,6 +308,29 @@ TEST_F(PipelineTest, MissingAvResultsAreNotClean) {
   Verdict v = decide_verdict(o, {}, {}, TenantPolicy{}, UserPrefs{});
   EXPECT_EQ(v.cls, VerdictClass::kUnscannable);
   EXPECT_EQ(v.action, PolicyAction::kTempfail);
+}
+
+}  // namespace
+}  // namespace mx::scan
+
+namespace mx::scan {
+namespace {
+
+// A failed Hyperscan call means the rules did not see every byte: the verdict is never clean
+// (a scan error: tempfail, the sender retries), whatever AV said.
+TEST(DecideVerdict, RuleEngineErrorIsNeverClean) {
+  ScanOutcome o;
+  o.av_objects.push_back(AvObject{});
+  o.match.scan_errors = 1;
+  AvResult clean;
+  clean.verdict = AvVerdict::kClean;
+  std::vector<AvResult> av{clean};
+  Verdict v = decide_verdict(o, av, Envelope{}, TenantPolicy{}, UserPrefs{});
+  EXPECT_EQ(v.cls, VerdictClass::kUnscannable);
+  EXPECT_EQ(v.action, PolicyAction::kTempfail);
+  o.match.scan_errors = 0;
+  v = decide_verdict(o, av, Envelope{}, TenantPolicy{}, UserPrefs{});
+  EXPECT_EQ(v.cls, VerdictClass::kClean);
 }
 
 }  // namespace

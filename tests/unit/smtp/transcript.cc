@@ -1,6 +1,7 @@
 // tests/unit/smtp/transcript.cc
 #include "tests/unit/smtp/transcript.h"
 
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -60,6 +61,7 @@ class Harness final : public ServerHandler {
   std::string data;
   std::vector<std::string> connect;
   bool defer_rcpt = false, defer_mail = false, defer_eod = false, defer_helo = false;
+  std::optional<Reply> data_refusal;  // !refuse-data CODE ENH TEXT... | !refuse-data off
 
   void flush() {
     std::string_view out = s->output();
@@ -114,9 +116,10 @@ class Harness final : public ServerHandler {
     if (m.local.rfind("unknown", 0) == 0) return Decision::with(reply(550, "5.1.1", "no such user"));
     return decide(defer_rcpt);
   }
-  void on_data_begin() override {
+  std::optional<Reply> on_data_begin() override {
     event("data-begin");
     data.clear();
+    return data_refusal;
   }
   void on_data(ByteSpan b) override { data.append(reinterpret_cast<const char*>(b.data()), b.size()); }
   Decision on_end_of_data(const EndOfData& e) override {
@@ -197,6 +200,9 @@ std::string run_script(const Script& script, unsigned splits) {
     } else if (w[0] == "!resume") {
       h.log += "A: " + a.substr(1) + "\n";
       session.resume(w.at(1) == "accept" ? Decision::accept() : Decision::with(parse_reply(w, 1)), Tick{now});
+    } else if (w[0] == "!refuse-data") {
+      if (w.at(1) == "off") h.data_refusal.reset();
+      else h.data_refusal = parse_reply(w, 1);
     } else if (w[0] == "!tick") {
       now += std::stoull(w.at(1)) * kNsPerSec;
       h.log += "A: tick +" + w[1] + "s\n";
@@ -219,7 +225,8 @@ std::string run_script(const Script& script, unsigned splits) {
       piece = std::min(piece, left);
       size_t used = session.feed(ByteSpan(p, piece), Tick{now});
       h.flush();
-      if (used < piece && !session.awaiting_decision()) throw std::runtime_error("input refused without a pending decision");
+      if (used < piece && !session.awaiting_decision() && !session.delayed())
+        throw std::runtime_error("input refused without a pending decision or an error delay");
       if (used < piece) {
         h.log += "C~ (backpressure: " + std::to_string(left - used) + " bytes held by the client)\n";
         break;
