@@ -4,7 +4,7 @@ DIR/NNNN.eml (the bytes received, unstuffed) and DIR/NNNN.env (envelope and TLS 
 Usage: aiosmtpd_peer.py DIR PORT [CERT KEY [require-tls]]   — stops on SIGTERM.
 Behaviour per transaction, read from the file DIR.mode when it exists (tests switch it):
   accept (default) | tempfail (451 after the dot) | permfail (554 after the dot) |
-  drop (close the connection after the dot, no reply).
+  drop (close the connection after the dot, no reply) | slow (store and answer 250 after 3 s).
 Recipients whose local part starts with "unknown" get 550 5.1.1 in every mode; those starting
 with "busy" get 451 4.2.1 unless the file DIR.accept-busy exists."""
 import asyncio
@@ -45,6 +45,8 @@ class Store:
         if mode == "drop":
             server.transport.abort()
             return "250 never seen"
+        if mode == "slow":
+            await asyncio.sleep(3)
         self.n += 1
         base = os.path.join(self.d, "%04d" % self.n)
         with open(base + ".eml", "wb") as f:
