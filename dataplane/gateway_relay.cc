@@ -12,7 +12,7 @@ RelayConn::RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp
   smtp::ClientConfig cc;
   cc.helo_name = gw.sh_.cfg->hostname;
   cc.tls = to.tls;
-  cc.server_name = to.ip.to_string();
+  cc.server_name = to.tls_name.empty() ? to.ip.to_string() : to.tls_name;
   cs_ = std::make_unique<smtp::ClientSession>(cc, gw.sh_.tls_client, msg_);
 }
 
@@ -132,7 +132,7 @@ void SpoolRelay::start(Tick now) {
   msg.from = d_->meta.from;
   msg.params = d_->meta.params;
   for (const SpoolRcpt& r : d_->meta.rcpts) msg.rcpts.push_back(smtp::ClientRecipient{r.address, r.params});
-  RelayTarget to{d_->meta.route_ip, d_->meta.route_port, d_->meta.tls};
+  RelayTarget to{d_->meta.route_ip, d_->meta.route_port, d_->meta.tls, d_->tls_name};
   auto out = std::make_unique<OutMessage>();
   out->added = std::move(d_->body);
   out->parts = ByteParts(ByteSpan(reinterpret_cast<const uint8_t*>(out->added.data()), out->added.size()));

@@ -463,7 +463,7 @@ void InSession::relay(Tick now) {
   cm.from = txn.from.null_path ? std::string() : txn.from.address();
   cm.params = txn.params;
   for (const smtp::Recipient& rc : txn.rcpts) cm.rcpts.push_back(smtp::ClientRecipient{rc.mailbox.address(), rc.params});
-  RelayTarget to{tenant_->route_ip, tenant_->route_port, tenant_->route_tls};
+  RelayTarget to{tenant_->route_ip, tenant_->route_port, tenant_->route_tls, tenant_->route_tls_name};
   auto* r = new RelayConn(gw_, this, to, std::move(cm), std::move(out_));
   relay_ = r;
   gw_.relays_.push_back(r);

@@ -22,6 +22,7 @@ struct RelayTarget {
   Ipv4Addr ip;
   uint16_t port = 25;
   smtp::TlsPolicy tls = smtp::TlsPolicy::kOpportunistic;
+  std::string tls_name;  // SNI and the certificate's name; empty: the address (no SNI)
 };
 
 class InSession final : public net::TcpHandler, public smtp::ServerHandler, public RelayOwner {

@@ -288,6 +288,7 @@ void IoWorker::run_spool(uint64_t now) {
           d->meta.route_ip = t.route_ip;
           d->meta.route_port = t.route_port;
           d->meta.tls = t.route_tls;
+          d->tls_name = t.route_tls_name;
         }
     rte_ring* ring = targets_[next_target_++ % targets_.size()];
     if (rte_ring_mp_enqueue(ring, d) != 0) {

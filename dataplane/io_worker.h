@@ -75,6 +75,7 @@ struct IoReq {
 struct SpoolDelivery {
   SpoolMeta meta;
   std::string body;
+  std::string tls_name;  // the tenant's route_tls_name in the current snapshot
 };
 
 struct SpoolConfig {

@@ -90,7 +90,7 @@ Expected<std::string> read_file(const std::string& path, size_t max) {
 
 std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Tenant& out) {
   TomlReader r(src, t);
-  if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "spool", "rules", "spam_threshold",
+  if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "route_tls_name", "spool", "rules", "spam_threshold",
                                  "bulk_threshold", "action_clean", "action_bulk", "action_spam", "action_phish",
                                  "action_unscannable", "subject_tag", "allow_senders", "block_senders",
                                  "max_message_size"}))
@@ -103,6 +103,7 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
   r.str_list("domains", out.domains, err);
   r.str("route", route, err);
   r.str("route_tls", tls, err);
+  r.str("route_tls_name", out.route_tls_name, err);
   r.boolean("spool", out.spool, err);
   r.str("rules", rules, err);
   r.str("subject_tag", out.policy.subject_tag, err);
@@ -121,6 +122,10 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
   if (!ep) return Error{r.where(*r.raw("route"), "route") + "'" + route + "' is not IPv4[:port] like 198.18.0.1:2526"};
   out.route_ip = ep->first;
   out.route_port = ep->second;
+  out.route_tls_name = ascii_lower(out.route_tls_name);
+  if (!out.route_tls_name.empty() && (!valid_domain(out.route_tls_name) || Ipv4Addr::parse(out.route_tls_name)))
+    return Error{r.where(*r.raw("route_tls_name"), "route_tls_name") + "'" + out.route_tls_name +
+                 "' is not a host name (the route's MX name, e.g. mx1.example.test)"};
   using P = smtp::TlsPolicy;
   if (tls == "none") out.route_tls = P::kNone;
   else if (tls == "opportunistic") out.route_tls = P::kOpportunistic;

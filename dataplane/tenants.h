@@ -41,6 +41,9 @@ struct Tenant {
   Ipv4Addr route_ip;
   uint16_t route_port = 25;
   smtp::TlsPolicy route_tls = smtp::TlsPolicy::kOpportunistic;
+  // The route's host name (its MX name): sent as SNI and, with required-verify, what the
+  // server's certificate must match. Empty: the route's address (no SNI; an IP SAN must match).
+  std::string route_tls_name;
   bool spool = false;                // may mail be spooled when the route is down
   uint64_t max_message_size = 0;     // 0: the gateway's
   scan::TenantPolicy policy;

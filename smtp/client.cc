@@ -159,6 +159,12 @@ void ClientSession::on_reply(const Reply& r, Tick now) {
         bool verify = cfg_.tls == TlsPolicy::kRequiredVerify;
         tls_ = std::make_unique<TlsSession>(*tls_ctx_, cfg_.server_name, verify);
         tls_->start_client();
+        if (tls_->status() == TlsSession::Status::kFailed) {
+          finish(Outcome::kTempFail, reply(451, "4.7.5", "TLS with the downstream server failed: " + tls_->error()), "tls");
+          state_ = State::kDone;
+          closing_ = true;
+          return;
+        }
         tls_->drain(out_);
         state_ = State::kHandshake;
         return set_deadline(now, kClientCommandTimeoutNs);

@@ -42,7 +42,7 @@ enum class TlsPolicy : uint8_t {
 struct ClientConfig {
   std::string helo_name = "mxgate.invalid";
   TlsPolicy tls = TlsPolicy::kOpportunistic;
-  std::string server_name;  // SNI, and the name the certificate must match (kRequiredVerify)
+  std::string server_name;  // SNI (a host name), and the name the certificate must match (kRequiredVerify)
   bool use_pipelining = true;
   bool use_chunking = true;
   size_t bdat_chunk = 64 * 1024;

@@ -1,9 +1,11 @@
 // smtp/tls.cc
 #include "smtp/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <cstdio>
 
@@ -116,16 +118,37 @@ Expected<std::shared_ptr<TlsClientContext>> TlsClientContext::create(const std::
 
 TlsClientContext::~TlsClientContext() { SSL_CTX_free(ctx_); }
 
+namespace {
+bool is_ip_literal(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+}  // namespace
+
 TlsSession::TlsSession(const TlsClientContext& ctx, const std::string& server_name, bool verify)
     : ssl_(SSL_new(ctx.raw())) {
   SSL_set_bio(ssl_, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
   SSL_set_connect_state(ssl_);
-  if (!server_name.empty()) SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+  // RFC 6066 3: SNI carries a host name, never an address literal.
+  const bool literal = is_ip_literal(server_name);
+  if (!server_name.empty() && !literal) {
+    SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+    info_.sni = server_name;
+  }
   if (verify) {
     SSL_set_verify(ssl_, SSL_VERIFY_PEER, nullptr);
-    SSL_set1_host(ssl_, server_name.c_str());
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    // The certificate must match the name (DNS SAN) or the address literal (IP SAN); a name
+    // that cannot be set up fails the session before a byte is sent, never verifies nothing.
+    const int ok = server_name.empty() ? 0
+                   : literal           ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), server_name.c_str())
+                                       : SSL_set1_host(ssl_, server_name.c_str());
+    if (ok != 1) {
+      status_ = Status::kFailed;
+      error_ = server_name.empty() ? "no TLS name to verify the server's certificate against"
+                                   : "cannot verify against '" + server_name + "'";
+    }
   }
-  info_.sni = server_name;
 }
 
 void TlsSession::start_client() {

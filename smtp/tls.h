@@ -58,8 +58,10 @@ class TlsClientContext {
 class TlsSession {
  public:
   explicit TlsSession(const TlsServerContext& ctx);
-  // Client: sends SNI `server_name`; with `verify`, the handshake fails unless the server's
-  // certificate chains to the context's trust store and matches `server_name`.
+  // Client: sends SNI `server_name` (not when it is an IP literal, RFC 6066 3); with `verify`, the
+  // handshake fails unless the server's certificate chains to the context's trust store and
+  // matches `server_name` (a DNS name, or an IP literal against an IP SAN). A name that cannot
+  // be verified (empty, or refused by OpenSSL) leaves the session kFailed from the start.
   TlsSession(const TlsClientContext& ctx, const std::string& server_name, bool verify);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;

@@ -17,6 +17,7 @@ name = "example"
 domains = ["Example.TEST", "example.org"]
 route = "198.18.0.1:2526"
 route_tls = "required"
+route_tls_name = "MX1.Example.test"
 spool = true
 spam_threshold = "4.5"
 action_spam = "quarantine"
@@ -49,6 +50,8 @@ TEST(Tenants, ParsesTenantsUsersAndPolicies) {
   EXPECT_EQ(t.route_ip.to_string(), "198.18.0.1");
   EXPECT_EQ(t.route_port, 2526);
   EXPECT_EQ(t.route_tls, smtp::TlsPolicy::kRequired);
+  EXPECT_EQ(t.route_tls_name, "mx1.example.test");
+  EXPECT_EQ(snap.tenants()[1].route_tls_name, "") << "no name: the route's address, no SNI";
   EXPECT_TRUE(t.spool);
   EXPECT_EQ(t.policy.spam_threshold, 4500);
   EXPECT_EQ(t.policy.actions[static_cast<size_t>(scan::VerdictClass::kSpam)], scan::PolicyAction::kQuarantine);
@@ -163,6 +166,8 @@ TEST(Tenants, ErrorsNameLineAndKey) {
       {"[[tenant]]\nname = \"a\"\ndomains = []\nroute = \"198.18.0.1\"\n", "needs 1.."},
       {"[[tenant]]\nname = \"a b\"\ndomains = [\"a.test\"]\nroute = \"198.18.0.1\"\n", "key 'name'"},
       {"[[tenant]]\nname = \"a\"\ndomains = [\"a.test\"]\nroute = \"198.18.0.1\"\nroute_tls = \"maybe\"\n", "key 'route_tls'"},
+      {"[[tenant]]\nname = \"a\"\ndomains = [\"a.test\"]\nroute = \"198.18.0.1\"\nroute_tls_name = \"198.18.0.1\"\n",
+       "key 'route_tls_name'"},
       {"[[tenant]]\nname = \"a\"\ndomains = [\"a.test\"]\nroute = \"198.18.0.1\"\nspam_threshold = \"high\"\n",
        "t.toml:5: [tenant] key 'spam_threshold': 'high' is not a score"},
       {"[[tenant]]\nname = \"a\"\ndomains = [\"a.test\"]\nroute = \"198.18.0.1\"\naction_spam = \"drop\"\n",

@@ -368,5 +368,56 @@ TEST(Client, VerificationFailureIsATemporaryFailure) {
   EXPECT_TRUE(plain.empty());
 }
 
+// Runs a STARTTLS handshake against the test certificate (CN/SAN mx.test) with `name` as the
+// route's TLS name; returns the client's result and the SNI the server saw.
+struct NameCase {
+  ClientResult result;
+  std::string sni;
+};
+NameCase handshake_with_name(const std::string& name, TlsPolicy policy) {
+  auto sctx = TlsServerContext::load(test::test_cert().cert, test::test_cert().key);
+  auto cctx = TlsClientContext::create(test::test_cert().cert.string());  // trusts the test cert
+  ClientConfig cfg;
+  cfg.tls = policy;
+  cfg.server_name = name;
+  Scripted s(cfg, *cctx);
+  s.message("a@example.net", {"b@example.test"}, "secret\r\n");
+  s.start();
+  s.server("220 hi\r\n");
+  s.server("250-x\r\n250 STARTTLS\r\n");
+  std::string c = s.server("220 go ahead\r\n");
+  TlsSession server(**sctx);
+  std::string plain;
+  for (int i = 0; i < 5 && !c.empty() && server.status() != TlsSession::Status::kReady; ++i) {
+    server.input(ByteSpan(reinterpret_cast<const uint8_t*>(c.data()), c.size()), plain);
+    std::string back;
+    server.drain(back);
+    c = s.server(back);
+  }
+  if (!c.empty() && server.status() == TlsSession::Status::kReady)
+    server.input(ByteSpan(reinterpret_cast<const uint8_t*>(c.data()), c.size()), plain);
+  return {s.result(), server.status() == TlsSession::Status::kReady ? server.info().sni : std::string()};
+}
+
+// required-verify checks the route's TLS name (the MX host name): the right name passes, a
+// wrong one fails, an empty one fails before anything is sent; an address literal is never
+// sent as SNI (RFC 6066 3) and must match an IP SAN (the test certificate has none).
+TEST(Client, RequiredVerifyChecksTheRoutesTlsName) {
+  NameCase ok = handshake_with_name("mx.test", TlsPolicy::kRequiredVerify);
+  EXPECT_EQ(ok.result.outcome, Outcome::kPending) << ok.result.reply.text;  // handshake done, EHLO sent
+  EXPECT_EQ(ok.sni, "mx.test");
+  NameCase wrong = handshake_with_name("other.test", TlsPolicy::kRequiredVerify);
+  EXPECT_EQ(wrong.result.outcome, Outcome::kTempFail);
+  EXPECT_EQ(wrong.result.stage, "tls");
+  NameCase none = handshake_with_name("", TlsPolicy::kRequiredVerify);
+  EXPECT_EQ(none.result.outcome, Outcome::kTempFail);
+  EXPECT_NE(none.result.reply.text.find("no TLS name"), std::string::npos) << none.result.reply.text;
+  NameCase ip = handshake_with_name("198.18.0.1", TlsPolicy::kRequiredVerify);
+  EXPECT_EQ(ip.result.outcome, Outcome::kTempFail) << "an IP literal is checked against IP SANs";
+  NameCase ip_plain = handshake_with_name("198.18.0.1", TlsPolicy::kRequired);
+  EXPECT_EQ(ip_plain.result.outcome, Outcome::kPending);
+  EXPECT_EQ(ip_plain.sni, "") << "no SNI for an address literal";
+}
+
 }  // namespace
 }  // namespace mx::smtp
