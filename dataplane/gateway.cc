@@ -80,6 +80,16 @@ void Gateway::on_acceptable(net::TcpListener& l) {
   }
 }
 
+bool Gateway::recipient_verified(const std::string& key, uint64_t now_ns) const {
+  auto it = verified_.find(key);
+  return it != verified_.end() && now_ns < it->second;
+}
+
+void Gateway::remember_recipient(const std::string& key, uint64_t now_ns) {
+  if (verified_.size() >= kMaxVerifiedRecipients) verified_.clear();  // bounded; refilled on use
+  verified_[key] = now_ns + kVerifiedRecipientNs;
+}
+
 void Gateway::forget(InSession* s) { dead_sessions_.push_back(s); }
 
 void Gateway::forget(RelayConn* r) {

@@ -39,6 +39,8 @@ struct rte_ring;
 namespace mx::dp {
 
 constexpr uint32_t kGatewayReplyRing = 65536;  // >= every job/request one lcore can have open
+constexpr uint64_t kVerifiedRecipientNs = 600 * kNsPerSec;  // a positive recipient check is kept
+constexpr size_t kMaxVerifiedRecipients = 65536;             // per lcore; then the cache starts over
 
 struct GatewaySpool {
   uint64_t retry_min_s = 60, retry_max_s = 3600, lifetime_s = 5 * 86400;
@@ -73,7 +75,8 @@ struct GatewayCounters {
            scan_ring_full = 0, io_ring_full = 0, snapshot_swaps = 0, spooled = 0, spool_deliveries = 0,
            output_stalled = 0,  // sessions aborted because the client stopped reading
            memory_refused = 0,  // DATA refused (452 4.3.1) at the message memory budget
-           client_gone = 0;     // clients that vanished while their final reply was pending
+           client_gone = 0,     // clients that vanished while their final reply was pending
+           rcpt_refused_downstream = 0;  // recipients the tenant's server refused at the check
 };
 
 class InSession;
@@ -102,6 +105,9 @@ class Gateway final : public net::TcpListenHandler {
   void forget(RelayConn* r);
   void reap();
   uint64_t new_id() { return sh_.id_base + sh_.next_id.fetch_add(1, std::memory_order_relaxed); }
+  // Recipients a tenant's server accepted recently (verify_recipients): key tenant + address.
+  bool recipient_verified(const std::string& key, uint64_t now_ns) const;
+  void remember_recipient(const std::string& key, uint64_t now_ns);
 
   GatewayShared& sh_;
   net::TcpLayer& tcp_;
@@ -120,6 +126,7 @@ class Gateway final : public net::TcpListenHandler {
   std::vector<RelayConn*> dead_relays_;
   uint64_t next_gen_ = 1;
   MemMeter msg_mem_;  // message bytes in flight on this lcore
+  std::unordered_map<std::string, uint64_t> verified_;  // recipient -> until (ns)
   GatewayCounters ctr_;
 };
 

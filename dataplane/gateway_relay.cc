@@ -13,6 +13,7 @@ RelayConn::RelayConn(Gateway& gw, RelayOwner* owner, const RelayTarget& to, smtp
   cc.helo_name = gw.sh_.cfg->hostname;
   cc.tls = to.tls;
   cc.server_name = to.tls_name.empty() ? to.ip.to_string() : to.tls_name;
+  cc.verify_only = to.verify_only;
   cs_ = std::make_unique<smtp::ClientSession>(cc, gw.sh_.tls_client, msg_);
 }
 
@@ -74,6 +75,12 @@ void RelayConn::on_closed(net::TcpConn&, net::TcpError) {
 
 void RelayConn::tick(Tick now) {
   if (dead_) return;
+  if (to_.verify_only && now.ns - start_ns_ >= kRcptVerifyTimeoutNs) {
+    cs_->on_closed(now);  // inconclusive: reported as a temporary failure
+    check_done(now);
+    destroy();
+    return;
+  }
   if (!connected_) {
     if (now.ns - start_ns_ < kRelayConnectTimeoutNs) return;
     cs_->on_closed(now);  // no connection: a temporary failure

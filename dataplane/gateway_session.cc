@@ -48,6 +48,7 @@ InSession::InSession(Gateway& gw, net::TcpConn* c, Tick now)
 InSession::~InSession() {
   drop_job();
   if (relay_) relay_->detach();
+  if (verify_) verify_->detach();
 }
 
 void InSession::start(Tick now) {
@@ -79,6 +80,10 @@ void InSession::destroy() {
   if (relay_) {
     relay_->detach();
     relay_ = nullptr;
+  }
+  if (verify_) {
+    verify_->detach();
+    verify_ = nullptr;
   }
   if (conn_) {
     conn_->handler = nullptr;
@@ -208,9 +213,73 @@ smtp::Decision InSession::on_rcpt(const smtp::Mailbox& m, const smtp::RcptParams
     return smtp::Decision::with(
         smtp::reply(452, "4.5.3", "recipient has a different policy: send it in a separate transaction"));
   }
+  if (t->verify_recipients) {
+    std::string ck = t->name + '\n' + ascii_lower(m.address());
+    if (!gw_.recipient_verified(ck, gw_.tcp_.now().ns)) return check_recipient(t, key, m, std::move(ck));
+  }
   tenant_ = t;
   key_ = key;
   return smtp::Decision::accept();
+}
+
+// The RCPT waits for the tenant's server's answer to the same RCPT (no DATA is sent).
+smtp::Decision InSession::check_recipient(const Tenant* t, const PolicyKey& key, const smtp::Mailbox& m,
+                                          std::string cache_key) {
+  check_tenant_ = t;
+  check_key_ = key;
+  check_rcpt_ = m.address();
+  check_cache_key_ = std::move(cache_key);
+  const smtp::Transaction& txn = sc_.session().transaction();
+  smtp::ClientMessage cm;
+  cm.from = txn.from.null_path ? std::string() : txn.from.address();
+  cm.params = txn.params;
+  cm.rcpts.push_back(smtp::ClientRecipient{check_rcpt_, {}});
+  RelayTarget to{t->route_ip, t->route_port, t->route_tls, t->route_tls_name, /*verify_only=*/true};
+  auto* r = new RelayConn(gw_, &rcpt_check_, to, std::move(cm), std::make_unique<OutMessage>());
+  verify_ = r;
+  gw_.relays_.push_back(r);
+  sync_decision_.reset();
+  in_rcpt_ = true;
+  r->start(gw_.tcp_.now());  // may report at once (no connection): then the answer is here
+  in_rcpt_ = false;
+  if (sync_decision_) {
+    smtp::Decision d = *sync_decision_;
+    sync_decision_.reset();
+    return d;
+  }
+  return smtp::Decision::defer();
+}
+
+void RcptCheck::on_relay_done(const smtp::ClientResult& r, Tick now) { s_->on_rcpt_checked(r, now); }
+
+// The tenant's server answered the recipient check. Its refusal of the RCPT is the sender's
+// answer; anything inconclusive (no connection, TLS, the MAIL refused, a timeout) accepts the
+// recipient, and the relay at end of data decides as it always does.
+void InSession::on_rcpt_checked(const smtp::ClientResult& res, Tick now) {
+  if (verify_) verify_->detach();
+  verify_ = nullptr;
+  smtp::Decision d = smtp::Decision::accept();
+  if (res.outcome == smtp::ClientResult::Outcome::kDelivered) {
+    gw_.remember_recipient(check_cache_key_, now.ns);
+  } else if (res.stage == "rcpt" && !res.rcpt_replies.empty() && !res.rcpt_replies[0].positive()) {
+    smtp::Reply pass = res.rcpt_replies[0];
+    if (pass.enhanced.empty()) pass.enhanced = pass.code >= 500 ? "5.1.1" : "4.2.0";
+    pass.text = "downstream: " + pass.text;
+    ++gw_.ctr_.rcpt_refused_downstream;
+    log_refusal("rcpt", check_rcpt_, pass);
+    d = smtp::Decision::with(pass);
+  }
+  if (d.kind() == smtp::Decision::Kind::kAccept) {
+    tenant_ = check_tenant_;
+    key_ = check_key_;
+  }
+  if (in_rcpt_) {
+    sync_decision_ = d;
+    return;
+  }
+  if (dead_ || gone_) return;
+  sc_.resume(d, now);
+  pump(now);
 }
 
 namespace {

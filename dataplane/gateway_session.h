@@ -23,6 +23,18 @@ struct RelayTarget {
   uint16_t port = 25;
   smtp::TlsPolicy tls = smtp::TlsPolicy::kOpportunistic;
   std::string tls_name;  // SNI and the certificate's name; empty: the address (no SNI)
+  bool verify_only = false;  // a recipient check: MAIL, RCPT, QUIT (smtp::ClientConfig)
+};
+
+class InSession;
+// The owner of a recipient check: forwards its result to the session.
+class RcptCheck final : public RelayOwner {
+ public:
+  explicit RcptCheck(InSession* s) : s_(s) {}
+  void on_relay_done(const smtp::ClientResult& r, Tick now) override;
+
+ private:
+  InSession* s_;
 };
 
 class InSession final : public net::TcpHandler, public smtp::ServerHandler, public RelayOwner {
@@ -36,6 +48,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void on_scanned(MsgJob* job, Tick now);
   void on_io_done(IoReq* r, Tick now);
   void on_relay_done(const smtp::ClientResult& r, Tick now) override;
+  void on_rcpt_checked(const smtp::ClientResult& r, Tick now);
 
   // net::TcpHandler
   void on_data(net::TcpConn&) override;
@@ -60,6 +73,7 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   void flush();
   void drop_job();
   void connection_lost();
+  smtp::Decision check_recipient(const Tenant* t, const PolicyKey& key, const smtp::Mailbox& m, std::string cache_key);
   bool outcome_pending() const;
   const MsgJob* job() const { return job_ ? job_ : out_ ? out_->job.get() : nullptr; }
   IoReq* message_request(IoKind kind);
@@ -102,6 +116,15 @@ class InSession final : public net::TcpHandler, public smtp::ServerHandler, publ
   std::unique_ptr<OutMessage> out_;  // after the verdict: the message as relayed or stored
   uint64_t data_start_ns_ = 0, data_end_ns_ = 0, relay_start_ns_ = 0;
   RelayConn* relay_ = nullptr;
+  // A recipient being checked with the tenant's server (verify_recipients): the RCPT's answer
+  // waits for it.
+  RcptCheck rcpt_check_{this};
+  RelayConn* verify_ = nullptr;
+  const Tenant* check_tenant_ = nullptr;
+  PolicyKey check_key_;
+  std::string check_rcpt_, check_cache_key_;
+  bool in_rcpt_ = false;                     // inside on_rcpt: a result is returned, not resumed
+  std::optional<smtp::Decision> sync_decision_;
   smtp::ClientResult relay_result_;
   bool relayed_ = false;
   bool spooled_ = false;
@@ -114,6 +137,8 @@ constexpr uint32_t kMaxLoggedRefusals = 20;  // engine refusals logged per sessi
 // Time allowed for the TCP connection to a tenant's server (RFC 5321 4.5.3.2 leaves the
 // connect timeout to the client; the greeting then has its own 5 minutes).
 constexpr uint64_t kRelayConnectTimeoutNs = 30 * kNsPerSec;
+// A recipient check that has no answer by then is inconclusive: the recipient is accepted.
+constexpr uint64_t kRcptVerifyTimeoutNs = 20 * kNsPerSec;
 
 class RelayConn final : public net::TcpHandler {
  public:

@@ -90,7 +90,7 @@ Expected<std::string> read_file(const std::string& path, size_t max) {
 
 std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Tenant& out) {
   TomlReader r(src, t);
-  if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "route_tls_name", "spool", "rules", "spam_threshold",
+  if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "route_tls_name", "spool", "verify_recipients", "rules", "spam_threshold",
                                  "bulk_threshold", "action_clean", "action_bulk", "action_spam", "action_phish",
                                  "action_unscannable", "subject_tag", "allow_senders", "block_senders",
                                  "max_message_size"}))
@@ -105,6 +105,7 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
   r.str("route_tls", tls, err);
   r.str("route_tls_name", out.route_tls_name, err);
   r.boolean("spool", out.spool, err);
+  r.boolean("verify_recipients", out.verify_recipients, err);
   r.str("rules", rules, err);
   r.str("subject_tag", out.policy.subject_tag, err);
   r.uint("max_message_size", out.max_message_size, 1024, 1ull << 30, err);

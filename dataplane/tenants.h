@@ -45,6 +45,9 @@ struct Tenant {
   // server's certificate must match. Empty: the route's address (no SNI; an IP SAN must match).
   std::string route_tls_name;
   bool spool = false;                // may mail be spooled when the route is down
+  // Each recipient is checked with the tenant's server (MAIL, RCPT, QUIT) before the sender's
+  // RCPT is answered, so recipients it refuses are refused to the sender, not bounced later.
+  bool verify_recipients = true;
   uint64_t max_message_size = 0;     // 0: the gateway's
   scan::TenantPolicy policy;
   std::shared_ptr<const scan::HsRules> rules;

@@ -230,7 +230,7 @@ void ClientSession::begin_transaction(Tick now) {
   if (ext_size_ && ext_size_limit_ && msg_.body.size() > ext_size_limit_)
     return fail(Outcome::kPermFail, reply(552, "5.3.4", "message larger than the downstream server's SIZE limit"), "mail");
   if (msg_.rcpts.empty()) return fail(Outcome::kPermFail, reply(554, "5.5.1", "no recipients"), "rcpt");
-  use_bdat_ = cfg_.use_chunking && ext_chunking_;
+  use_bdat_ = cfg_.use_chunking && ext_chunking_ && !cfg_.verify_only;
   std::string mail = "MAIL FROM:<" + msg_.from + ">";
   if (ext_size_) mail += " SIZE=" + std::to_string(msg_.body.size());
   if (eight_bit) mail += " BODY=8BITMIME";
@@ -242,7 +242,7 @@ void ClientSession::begin_transaction(Tick now) {
   expect_.push_back(Expect::kMail);
   if (cfg_.use_pipelining && ext_pipelining_) {
     while (rcpts_sent_ < msg_.rcpts.size()) send_next_rcpt(now);
-    if (!use_bdat_) {
+    if (!use_bdat_ && !cfg_.verify_only) {
       send("DATA\r\n");
       expect_.push_back(Expect::kData);
     }
@@ -292,6 +292,7 @@ void ClientSession::on_transaction_reply(const Reply& r, Tick now) {
         if (!pipelined) send_next_rcpt(now);
         return set_deadline(now, kClientCommandTimeoutNs);
       }
+      if (cfg_.verify_only) return verified();
       if (pipelined && !use_bdat_) return set_deadline(now, kClientDataInitTimeoutNs);  // DATA is on its way
       if (mail_failed_) return fail(class_of(mail_reply_), mail_reply_, "mail");
       if (accepted_ == 0) {
@@ -324,6 +325,15 @@ void ClientSession::on_transaction_reply(const Reply& r, Tick now) {
     case Expect::kBdatLast:
       return fail(class_of(r), r, "body");
   }
+}
+
+// verify_only: every RCPT has its reply; the answer is the first refusal, or the last acceptance.
+void ClientSession::verified() {
+  if (mail_failed_) return fail(class_of(mail_reply_), mail_reply_, "mail");
+  for (const Reply& r : result_.rcpt_replies)
+    if (!r.positive()) return fail(class_of(r), r, "rcpt");
+  finish(Outcome::kDelivered, result_.rcpt_replies.back(), "rcpt");
+  quit();
 }
 
 void ClientSession::send_body_data() {

@@ -46,6 +46,10 @@ struct ClientConfig {
   bool use_pipelining = true;
   bool use_chunking = true;
   size_t bdat_chunk = 64 * 1024;
+  // Recipient verification (a callout): MAIL and RCPT, then QUIT without DATA. The outcome is
+  // kDelivered when every recipient was accepted, else the class of the first refusal, stage
+  // "rcpt" (or the stage where the session failed).
+  bool verify_only = false;
 };
 
 struct ClientRecipient {
@@ -95,6 +99,7 @@ class ClientSession {
   void begin_transaction(Tick now);
   void send_next_rcpt(Tick now);
   void send_body_data();
+  void verified();
   void send_bdat(bool all);
   void fail(ClientResult::Outcome o, Reply r, const std::string& stage);
   void finish(ClientResult::Outcome o, const Reply& r, const std::string& stage);

@@ -36,13 +36,21 @@ check "dropped after the dot: sender gets 451" grep -q '<\*\* 451 4.4.1' <<<"$ou
 check "dropped after the dot: nothing stored" eq "$(count)" 0
 
 mode accept
+# Recipients are checked with the tenant's server before the sender's RCPT is answered
+# (verify_recipients): the one it refuses is refused to the sender, never bounced later.
 out=$(sw --to unknown-1@example.test,bob@example.test --body "one refused downstream")
-check "per recipient: accepted for the one" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+check "per recipient: the unknown one refused at RCPT with the server's reply" \
+  grep -q '<\*\* 550 5.1.1 downstream: no such user here' <<<"$out"
+check "per recipient: accepted for the other" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
 check "per recipient: stored for bob only" bash -c "grep -q '^RCPT TO:<bob@example.test>' '$SINK/0001.env' && ! grep -q unknown '$SINK/0001.env'"
-check "per recipient: the refusal is logged" bash -c "tail -n +$((TXLOG_START + 1)) '$TXLOG' | grep -q '\"downstream_rcpts\":\\[\"550 no such user here\",\"250 OK\"\\]'"
+check "per recipient: the refusal is logged" \
+  bash -c "tail -n +$((TXLOG_START + 1)) '$TXLOG' | grep '\"event\":\"refused\",\"stage\":\"rcpt\"' | grep -q 'unknown-1@example.test.*downstream: no such user here'"
 out=$(sw --to unknown-1@example.test,unknown-2@example.test --body "all refused downstream")
-check "every recipient refused downstream: 5xx to the sender" grep -q '<\*\* 550 5.1.1 downstream:' <<<"$out"
-check "log: downstream failures recorded" ge "$(tail -n +$((TXLOG_START + 1)) "$TXLOG" | grep -c '"downstream":"4\|"downstream":"5')" 3
+check "every recipient refused downstream: 5xx to the sender, no DATA" grep -q '<\*\* 550 5.1.1 downstream:' <<<"$out"
+check "every recipient refused downstream: nothing stored" eq "$(count)" 1
+out=$(sw --to busy-1@example.test --body "busy mailbox")
+check "a recipient the server defers: 4xx at RCPT, for the sender to retry" grep -q '<\*\* 451 4.2.1 downstream: mailbox busy' <<<"$out"
+check "log: downstream failures recorded" ge "$(tail -n +$((TXLOG_START + 1)) "$TXLOG" | grep -c '"downstream":"4\|"downstream":"5')" 2
 
 # The session limit: the 17th concurrent connection gets 421, the others keep working.
 out=$(ip netns exec mxlab /usr/bin/python3 - <<'PY'

@@ -44,13 +44,14 @@ finish() {
 GWDIR=/run/mxlab/gateway
 TXLOG=$GWDIR/transactions.log
 # gw_config DIR: a copy of the lab config, tenants and rules in DIR (tests may edit the copies),
-# with the transaction log, quarantine and spool in DIR/gw; sets GWDIR and TXLOG to match.
+# with the transaction log and quarantine in DIR/gw and the spool in DIR/spool; sets GWDIR and
+# TXLOG to match.
 gw_config() {
   cp "$ROOT/config/lab.toml" "$ROOT/config/tenants.toml" "$ROOT/config/example.rules" "$1/"
   GWDIR=$1/gw
   TXLOG=$GWDIR/transactions.log
   mkdir -p "$GWDIR"
-  sed -i -e "s|^spool_dir = .*|spool_dir = \"$GWDIR/spool\"|" \
+  sed -i -e "s|^spool_dir = .*|spool_dir = \"$1/spool\"|" \
     -e "s|^quarantine_dir = .*|quarantine_dir = \"$GWDIR/quarantine\"|" \
     -e "s|^log_file = .*|log_file = \"$TXLOG\"|" "$1/lab.toml"
 }

@@ -81,6 +81,43 @@ TEST(Client, OneCommandAtATimeWithPerRecipientResults) {
   EXPECT_TRUE(s.session().wants_close());
 }
 
+// A recipient check (verify_only): MAIL and RCPT, then QUIT — never DATA, whatever the server
+// offers; the outcome is the RCPT's answer.
+TEST(Client, VerifyOnlyAsksForTheRecipientAndQuits) {
+  ClientConfig cfg;
+  cfg.verify_only = true;
+  {  // without PIPELINING: one command at a time
+    Scripted ok(cfg);
+    ok.message("a@example.net", {"bob@example.test"}, "");
+    ok.start();
+    ok.server("220 hi\r\n");
+    EXPECT_EQ(ok.server(kEhloPlain), "MAIL FROM:<a@example.net> SIZE=0\r\n");
+    EXPECT_EQ(ok.server("250 2.1.0 ok\r\n"), "RCPT TO:<bob@example.test>\r\n");
+    EXPECT_EQ(ok.server("250 2.1.5 ok\r\n"), "QUIT\r\n");
+    EXPECT_EQ(ok.result().outcome, Outcome::kDelivered);
+  }
+  {  // with PIPELINING: MAIL and RCPT together, and still no DATA behind them
+    Scripted ok(cfg);
+    ok.message("a@example.net", {"bob@example.test"}, "");
+    ok.start();
+    ok.server("220 hi\r\n");
+    EXPECT_EQ(ok.server(kEhloPipe), "MAIL FROM:<a@example.net> SIZE=0\r\nRCPT TO:<bob@example.test>\r\n");
+    EXPECT_EQ(ok.server("250 2.1.0 ok\r\n250 2.1.5 ok\r\n"), "QUIT\r\n");
+    EXPECT_EQ(ok.result().outcome, Outcome::kDelivered);
+  }
+  Scripted no(cfg);
+  no.message("a@example.net", {"nobody@example.test"}, "");
+  no.start();
+  no.server("220 hi\r\n");
+  no.server(kEhloPlain);
+  no.server("250 2.1.0 ok\r\n");
+  EXPECT_EQ(no.server("550 5.1.1 no such user\r\n"), "QUIT\r\n");
+  EXPECT_EQ(no.result().outcome, Outcome::kPermFail);
+  EXPECT_EQ(no.result().stage, "rcpt");
+  EXPECT_EQ(no.result().rcpt_replies.at(0).code, 550);
+  EXPECT_EQ(no.sent.find("DATA"), std::string::npos);
+}
+
 TEST(Client, PipelinesMailRcptsAndDataWhenOffered) {
   Scripted s;
   s.message("", {"bob@example.test", "x@example.test"}, "x\r\n");
