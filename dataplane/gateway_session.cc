@@ -581,8 +581,9 @@ void InSession::on_relay_done(const smtp::ClientResult& res, Tick now) {
 }
 
 // The sender gets 250 because some recipients were accepted downstream; the others must not be
-// lost silently (RFC 5321 6.1): 4xx ones are spooled for retry when the tenant allows it, the
-// rest get a DSN (headers only). Both are written by the I/O thread together with the log
+// lost silently (RFC 5321 6.1): 4xx ones are spooled for retry (whatever the tenant's `spool`,
+// which is about accepting mail while its server is down: this message is accepted already, and
+// a temporary refusal is never bounced at once), 5xx ones get a DSN (headers only). Both are written by the I/O thread together with the log
 // record, before the 250. Null when every recipient was accepted.
 IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
   if (!out_) return nullptr;
@@ -594,7 +595,7 @@ IoReq* InSession::partial_failures(const smtp::ClientResult& res) {
     const smtp::Reply& rr = res.rcpt_replies[i];
     if (rr.positive()) continue;
     const std::string diag = std::to_string(rr.code) + " " + rr.enhanced + " " + rr.text;
-    if (rr.transient() && tenant_->spool) {
+    if (rr.transient()) {
       retry.rcpts.push_back(base.rcpts[i]);
     } else {
       failed.push_back(DsnFailure{base.rcpts[i], rr.enhanced.empty() ? (rr.transient() ? "4.0.0" : "5.0.0") : rr.enhanced,

@@ -254,7 +254,12 @@ void IoWorker::spool_result(IoReq& r, uint64_t now, std::string& log) {
       failed.push_back(DsnFailure{rc, "4.4.7", "delivery time expired; last error: " + m.last, r.remote});
     retry.clear();
   }
-  if (!failed.empty()) bounce(m, failed, now, log);
+  if (!failed.empty() && !bounce(m, failed, now, log)) {
+    // The DSN could not be stored (disk full, I/O error): the entry keeps those recipients and
+    // is tried again, so the next refusal bounces them then — never dropped without a notice.
+    for (const DsnFailure& f : failed) retry.push_back(f.rcpt);
+    st_.errors.fetch_add(1, std::memory_order_relaxed);
+  }
   if (retry.empty()) {
     remove_entry(r.id);
     return;
@@ -262,7 +267,15 @@ void IoWorker::spool_result(IoReq& r, uint64_t now, std::string& log) {
   ++st_.spool_retries;
   m.rcpts = std::move(retry);
   m.next = now + spool_backoff(m.attempts, spool_.retry_min_s, spool_.retry_max_s);
-  write_meta(m);
+  if (!write_meta(m)) {
+    // The index keeps the new state; the file on disk keeps the old one (more recipients, never
+    // fewer): after a restart some may be tried again — a duplicate at worst, never a loss.
+    st_.errors.fetch_add(1, std::memory_order_relaxed);
+    log += "{\"time\":";
+    json_string(log, log_time());
+    log += ",\"event\":\"spool_error\",\"id\":" + std::to_string(m.id) +
+           ",\"error\":\"the entry's new state could not be written\"}\n";
+  }
 }
 
 void IoWorker::run_spool(uint64_t now) {

@@ -70,13 +70,16 @@ std::unique_ptr<OutMessage> make_out_message(std::unique_ptr<MsgJob> job,
   size_t copied = 0, pos = 0, subject_at = std::string_view::npos;
   std::vector<std::pair<size_t, size_t>> keep;  // ranges of msg
   while (pos < m.size() && pos < kMaxLogHeaderScan) {
-    size_t end = pos;
-    do {  // the field and its continuation lines
+    const size_t first_eol = m.find('\n', pos);
+    if (first_eol == std::string_view::npos) break;  // an unterminated last line: body
+    const std::string_view first = m.substr(pos, first_eol + 1 - pos);
+    if (first == "\r\n" || first == "\n") break;  // the empty line ends the header section
+    size_t end = first_eol + 1;
+    while (end < m.size() && (m[end] == ' ' || m[end] == '\t')) {  // continuation lines
       const size_t eol = m.find('\n', end);
       end = eol == std::string_view::npos ? m.size() : eol + 1;
-    } while (end < m.size() && (m[end] == ' ' || m[end] == '\t'));
+    }
     const std::string_view line = m.substr(pos, end - pos);
-    if (line == "\r\n" || line == "\n" || m.find('\n', pos) == std::string_view::npos) break;
     if (starts_with_ci(line, "x-mxgate-")) {
       keep.emplace_back(copied, pos);
       copied = end;

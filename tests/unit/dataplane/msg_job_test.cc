@@ -62,6 +62,14 @@ TEST(OutMessage, TagAddsHeadersAndPrefixesTheSubjectWithoutCopying) {
   EXPECT_EQ(from_store, msg.size() - std::string("X-Mxgate-Verdict: clean\r\n").size());
 }
 
+// The empty line ends the header section even when the body's first line starts with a tab
+// (found by fuzz_out_message: it was read as a continuation of the empty line).
+TEST(OutMessage, TheEmptyLineEndsTheHeaderEvenBeforeATab) {
+  const std::string msg = "Subject: a\r\n\r\n\tindented body\r\nX-Mxgate-Verdict: in the body\r\n";
+  auto out = make_out_message(job_with(msg), {}, "");
+  EXPECT_EQ(flat(out->parts), msg);
+}
+
 TEST(OutMessage, SubjectIsAddedWhenThereIsNone) {
   auto out = make_out_message(job_with("From: a@x.test\r\n\r\nbody\r\n"), {}, "[SPAM]");
   EXPECT_EQ(flat(out->parts), "Subject: [SPAM]\r\nFrom: a@x.test\r\n\r\nbody\r\n");
