@@ -119,14 +119,20 @@ touch "$work/stop-real"; wait "$BG_PID"; BG_PID=""
 check "real sender: delivered every message throughout" bash -c "! grep -q FAILED '$work/real.out' && grep -q '^ok ' '$work/real.out'"
 say "real sender: $(grep -c '^ok ' "$work/real.out") messages delivered during the attacks"
 
+# --- RST while the tenant's server is down: the relay fails and the spool write runs ---
+sink_stop "$SINK_PID"; SINK_PID=""
+out=$(hostile rst dot 10 bob@example.test); say "spool path: $out"
+check "RST on the spool path: 10 sessions reset" grep -q 'done=10' <<<"$out"
+sink_start "$work/sink-after" 2526  # what was spooled is delivered once it is back
+
 # --- every transaction that reached its final dot has a record ---
 sleep 5  # relays under way finish
-# 30 reset after MAIL, 30 in DATA, 70 just after the dot (the reset may overtake the dot: then
-# the transaction ends in DATA): 130 transactions, each with one record.
+# 30 reset after MAIL, 30 in DATA, 80 just after the dot (the reset may overtake the dot: then
+# the transaction ends in DATA): 140 transactions, each with one record.
 msgs=$(txlog | grep '"event":"message"' | grep -c '"subject":"reset ' || true)
 abandoned=$(txlog | grep '"event":"abandoned","stage":"\(mail\|data\)"' | grep -c '"helo":"\(rst\|hostile\).test"' || true)
 say "records of reset transactions: $msgs message(s) finished after the dot, $abandoned abandoned before it"
-check "log: every reset transaction has its record (130)" eq "$((msgs + abandoned))" 130
+check "log: every reset transaction has its record (140)" eq "$((msgs + abandoned))" 140
 check "log: transactions reset after their dot was read finished with a record" ge "$msgs" 40
 check "log: abandoned transactions say the client was gone" ge "$(txlog | grep -c '"client_gone":true')" 1
 check "log: every line is JSON" /usr/bin/python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$TXLOG"
