@@ -90,6 +90,16 @@ void Gateway::remember_recipient(const std::string& key, uint64_t now_ns) {
   verified_[key] = now_ns + kVerifiedRecipientNs;
 }
 
+const smtp::Reply* Gateway::recipient_refused(const std::string& key, uint64_t now_ns) const {
+  auto it = refused_.find(key);
+  return it != refused_.end() && now_ns < it->second.first ? &it->second.second : nullptr;
+}
+
+void Gateway::remember_refusal(const std::string& key, const smtp::Reply& r, uint64_t now_ns) {
+  if (refused_.size() >= kMaxVerifiedRecipients) refused_.clear();
+  refused_[key] = {now_ns + kRefusedRecipientNs, r};
+}
+
 void Gateway::forget(InSession* s) { dead_sessions_.push_back(s); }
 
 void Gateway::forget(RelayConn* r) {

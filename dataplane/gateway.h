@@ -41,6 +41,9 @@ namespace mx::dp {
 constexpr uint32_t kGatewayReplyRing = 65536;  // >= every job/request one lcore can have open
 constexpr uint64_t kVerifiedRecipientNs = 600 * kNsPerSec;  // a positive recipient check is kept
 constexpr size_t kMaxVerifiedRecipients = 65536;             // per lcore; then the cache starts over
+constexpr uint64_t kRefusedRecipientNs = 60 * kNsPerSec;     // a refusal is kept (dictionary attacks)
+constexpr uint32_t kMaxRcptChecks = 256;                     // checks open at once per lcore; beyond
+                                                             // that a recipient is not checked
 
 struct GatewaySpool {
   uint64_t retry_min_s = 60, retry_max_s = 3600, lifetime_s = 5 * 86400;
@@ -108,6 +111,9 @@ class Gateway final : public net::TcpListenHandler {
   // Recipients a tenant's server accepted recently (verify_recipients): key tenant + address.
   bool recipient_verified(const std::string& key, uint64_t now_ns) const;
   void remember_recipient(const std::string& key, uint64_t now_ns);
+  // A refusal of the tenant's server remembered for kRefusedRecipientNs, or null.
+  const smtp::Reply* recipient_refused(const std::string& key, uint64_t now_ns) const;
+  void remember_refusal(const std::string& key, const smtp::Reply& r, uint64_t now_ns);
 
   GatewayShared& sh_;
   net::TcpLayer& tcp_;
@@ -127,6 +133,8 @@ class Gateway final : public net::TcpListenHandler {
   uint64_t next_gen_ = 1;
   MemMeter msg_mem_;  // message bytes in flight on this lcore
   std::unordered_map<std::string, uint64_t> verified_;  // recipient -> until (ns)
+  std::unordered_map<std::string, std::pair<uint64_t, smtp::Reply>> refused_;  // -> until, reply
+  uint32_t rcpt_checks_ = 0;  // open recipient checks
   GatewayCounters ctr_;
 };
 

@@ -48,7 +48,10 @@ InSession::InSession(Gateway& gw, net::TcpConn* c, Tick now)
 InSession::~InSession() {
   drop_job();
   if (relay_) relay_->detach();
-  if (verify_) verify_->detach();
+  if (verify_) {
+    verify_->detach();
+    --gw_.rcpt_checks_;
+  }
 }
 
 void InSession::start(Tick now) {
@@ -84,6 +87,7 @@ void InSession::destroy() {
   if (verify_) {
     verify_->detach();
     verify_ = nullptr;
+    --gw_.rcpt_checks_;
   }
   if (conn_) {
     conn_->handler = nullptr;
@@ -142,7 +146,11 @@ void InSession::flush() {
   }
   if (sc_.output().empty()) {
     out_progress_ns_ = gw_.tcp_.now().ns;
-    if (sc_.wants_close() || (peer_closed_ && !sc_.session().awaiting_decision())) connection_lost();
+    // A client that half-closed after pipelining gets every reply: close only once nothing it
+    // sent is left to process (the engine's buffers, the TCP receive queue).
+    const bool drained = !sc_.session().awaiting_decision() && !sc_.has_buffered_input() &&
+                         gw_.tcp_.readable(*conn_) == 0;
+    if (sc_.wants_close() || (peer_closed_ && drained)) connection_lost();
   }
 }
 
@@ -215,7 +223,15 @@ smtp::Decision InSession::on_rcpt(const smtp::Mailbox& m, const smtp::RcptParams
   }
   if (t->verify_recipients) {
     std::string ck = t->name + '\n' + ascii_lower(m.address());
-    if (!gw_.recipient_verified(ck, gw_.tcp_.now().ns)) return check_recipient(t, key, m, std::move(ck));
+    const uint64_t now_ns = gw_.tcp_.now().ns;
+    if (const smtp::Reply* no = gw_.recipient_refused(ck, now_ns)) {
+      log_refusal("rcpt", m.address(), *no);
+      return smtp::Decision::with(*no);
+    }
+    // Over kMaxRcptChecks open checks the recipient is taken unchecked (the relay decides at
+    // the end), so a flood of unknown recipients cannot turn into a flood on the tenant's server.
+    if (!gw_.recipient_verified(ck, now_ns) && gw_.rcpt_checks_ < kMaxRcptChecks)
+      return check_recipient(t, key, m, std::move(ck));
   }
   tenant_ = t;
   key_ = key;
@@ -237,6 +253,7 @@ smtp::Decision InSession::check_recipient(const Tenant* t, const PolicyKey& key,
   RelayTarget to{t->route_ip, t->route_port, t->route_tls, t->route_tls_name, /*verify_only=*/true};
   auto* r = new RelayConn(gw_, &rcpt_check_, to, std::move(cm), std::make_unique<OutMessage>());
   verify_ = r;
+  ++gw_.rcpt_checks_;
   gw_.relays_.push_back(r);
   sync_decision_.reset();
   in_rcpt_ = true;
@@ -256,7 +273,10 @@ void RcptCheck::on_relay_done(const smtp::ClientResult& r, Tick now) { s_->on_rc
 // answer; anything inconclusive (no connection, TLS, the MAIL refused, a timeout) accepts the
 // recipient, and the relay at end of data decides as it always does.
 void InSession::on_rcpt_checked(const smtp::ClientResult& res, Tick now) {
-  if (verify_) verify_->detach();
+  if (verify_) {
+    verify_->detach();
+    --gw_.rcpt_checks_;
+  }
   verify_ = nullptr;
   smtp::Decision d = smtp::Decision::accept();
   if (res.outcome == smtp::ClientResult::Outcome::kDelivered) {
@@ -266,6 +286,7 @@ void InSession::on_rcpt_checked(const smtp::ClientResult& res, Tick now) {
     if (pass.enhanced.empty()) pass.enhanced = pass.code >= 500 ? "5.1.1" : "4.2.0";
     pass.text = "downstream: " + pass.text;
     ++gw_.ctr_.rcpt_refused_downstream;
+    if (pass.code >= 500) gw_.remember_refusal(check_cache_key_, pass, now.ns);
     log_refusal("rcpt", check_rcpt_, pass);
     d = smtp::Decision::with(pass);
   }
@@ -299,8 +320,7 @@ std::optional<smtp::Reply> InSession::on_data_begin() {
   if (!tenant_) return std::nullopt;
   if (gw_.sh_.msg_mem.over() || gw_.msg_mem_.over()) {
     ++gw_.ctr_.memory_refused;
-    log_refusal("data", "", no_memory_reply());
-    return no_memory_reply();
+    return no_memory_reply();  // logged by the engine's refusal (on_refused)
   }
   const smtp::Transaction& txn = sc_.session().transaction();
   auto* j = new MsgJob(gw_.sh_.cfg->max_message_size + 1, &gw_.sh_.msg_mem, &gw_.msg_mem_);

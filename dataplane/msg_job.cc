@@ -69,7 +69,9 @@ std::unique_ptr<OutMessage> make_out_message(std::unique_ptr<MsgJob> job,
   // Header fields (a field runs until a line that does not start with SP/HT) up to the empty line.
   size_t copied = 0, pos = 0, subject_at = std::string_view::npos;
   std::vector<std::pair<size_t, size_t>> keep;  // ranges of msg
-  while (pos < m.size() && pos < kMaxLogHeaderScan) {
+  // The whole header section, however long (linear, bounded by the message size): a forged field
+  // after 64 KiB of padding must go too.
+  while (pos < m.size()) {
     const size_t first_eol = m.find('\n', pos);
     if (first_eol == std::string_view::npos) break;  // an unterminated last line: body
     const std::string_view first = m.substr(pos, first_eol + 1 - pos);

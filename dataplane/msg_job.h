@@ -103,8 +103,8 @@ struct OutMessage {
 // The relayed form of a scanned message: header fields named X-Mxgate-* that came with it are
 // left out (downstream filters trust ours only), then `headers` ("Name: value" pairs the verdict
 // adds) go first and `subject_prefix`, when not empty, is put before the first Subject's value
-// (a Subject field is added when there is none). Header fields are looked for in the first
-// kMaxLogHeaderScan bytes. Exposed for tests.
+// (a Subject field is added when there is none). The whole header section is read. Exposed for
+// tests.
 std::unique_ptr<OutMessage> make_out_message(std::unique_ptr<MsgJob> job,
                                              const std::vector<std::pair<std::string, std::string>>& headers,
                                              const std::string& subject_prefix);

@@ -31,6 +31,14 @@ void ServerConnection::pump() {
   session_.set_wire_backlog(out_.size());
 }
 
+// STARTTLS was accepted (by input just fed, or by commands processed later: after a decision,
+// an error delay or drained output): its 220 is in out_, and from here on the wire speaks TLS.
+void ServerConnection::start_tls_if_requested(Tick now) {
+  if (tls_ || !session_.starttls_requested()) return;
+  tls_ = std::make_unique<TlsSession>(*ctx_);
+  tls_start_ns_ = now.ns;
+}
+
 void ServerConnection::fail_tls(const std::string& why) {
   tls_error_ = why;
   h_.on_refused("tls", reply(421, "4.7.0", why));
@@ -42,11 +50,7 @@ size_t ServerConnection::feed(ByteSpan wire, Tick now) {
   if (!tls_) {
     size_t used = session_.feed(wire, now);
     pump();
-    if (session_.starttls_requested()) {
-      // The 220 went out in clear above; from here on, the wire speaks TLS.
-      tls_ = std::make_unique<TlsSession>(*ctx_);
-      tls_start_ns_ = now.ns;
-    }
+    start_tls_if_requested(now);
     return used;
   }
   if (plain_in_.size() >= kMaxTlsPlainBacklog) return 0;  // the session is holding input
@@ -77,6 +81,7 @@ void ServerConnection::resume(const Decision& d, Tick now) {
     plain_in_.erase(0, used);
   }
   pump();
+  start_tls_if_requested(now);
 }
 
 void ServerConnection::process_buffered(Tick now) {
@@ -87,6 +92,7 @@ void ServerConnection::process_buffered(Tick now) {
     plain_in_.erase(0, used);
   }
   pump();
+  start_tls_if_requested(now);
 }
 
 void ServerConnection::tick(Tick now) {
@@ -96,6 +102,7 @@ void ServerConnection::tick(Tick now) {
   }
   session_.tick(now);
   pump();
+  start_tls_if_requested(now);
 }
 
 }  // namespace mx::smtp

@@ -30,6 +30,7 @@ class ServerConnection {
 
   // Input held while output piles up: call after output was consumed (the peer reads again).
   void process_buffered(Tick now);
+  bool has_buffered_input() const { return !plain_in_.empty() || session_.has_buffered_input(); }
   // Replies wait unsent beyond smtp::kMaxOutputBacklog: stop reading from the wire.
   bool output_full() const { return out_.size() + session_.output().size() >= kMaxOutputBacklog; }
 
@@ -46,6 +47,7 @@ class ServerConnection {
 
  private:
   void pump();
+  void start_tls_if_requested(Tick now);
   void fail_tls(const std::string& why);
 
   ServerConfig cfg_;

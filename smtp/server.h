@@ -111,6 +111,9 @@ class ServerSession {
   // Output the transport still holds (wire bytes not yet sent): counts toward kMaxOutputBacklog.
   void set_wire_backlog(size_t n) { wire_backlog_ = n; }
   bool output_full() const { return out_.size() + wire_backlog_ >= kMaxOutputBacklog; }
+  // Commands read but not yet processed (held by a pending decision, an error delay or unsent
+  // replies).
+  bool has_buffered_input() const { return !in_.empty(); }
   // Past the soft error limit: commands wait until tick() at or after the delay's end.
   bool delayed() const { return delay_until_ns_ > now_ns_; }
 

@@ -146,6 +146,10 @@ void ServerSession::apply(Pending what, const Decision& d) {
       send(d.kind() == Decision::Kind::kReply ? d.reply() : reply(250, "2.1.5", "Ok"));
       return;
     case Pending::kEndOfData:
+      // Errors count toward the limits "without delivering mail" (as Postfix): a session that
+      // delivers starts over, so a long-lived connection is not cut for errors spread over
+      // many good messages.
+      if (ok) errors_ = 0;
       send(d.kind() == Decision::Kind::kReply ? d.reply() : reply(250, "2.0.0", "Ok: queued"));
       reset_transaction();
       return;

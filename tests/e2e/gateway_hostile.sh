@@ -92,6 +92,10 @@ check "recipients: MAIL and 100 RCPTs accepted, 15 told to retry, then DATA" gre
 check "recipients: delivered to 100 recipients in one message" \
   bash -c "grep -l 'Subject: many recipients' '$work/sink'/*.eml | head -1 | sed 's/eml$/env/' | xargs grep -c '^RCPT TO' | grep -qx 100"
 
+# --- a client that half-closes behind pipelined commands gets every reply, tarpitted or not ---
+out=$(hostile halfclose 12); say "$out"
+check "half-close: 12 errors, NOOP and QUIT all answered, the last 221" grep -q 'halfclose replies=14 last=221' <<<"$out"
+
 # --- RST at every point of a transaction ---
 for stage in mail data dot; do
   out=$(hostile rst "$stage" 30 bob@example.test); say "$out"

@@ -12,6 +12,7 @@
   flooddata N BYTES RCPT    N sessions sending a BYTES message each, all at once
   rcptoverflow RCPTS RCPT   one transaction with RCPTS recipients pipelined with DATA
   rst STAGE COUNT RCPT      COUNT sessions reset (RST) at STAGE: mail, data, dot
+  halfclose ERRORS          bad commands, NOOP, QUIT, then a half-close: every reply still comes
 """
 import fcntl
 import selectors
@@ -253,6 +254,25 @@ def reset_at(stage, count, rcpt):
     print("rst stage=%s done=%d" % (stage, done), flush=True)
 
 
+def halfclose(errors):
+    """ERRORS bad commands, NOOP and QUIT in one write, then a half-close: every command must
+    still get its reply (past the soft error limit they come slowly), the last one 221."""
+    s = socket.create_connection((HOST, PORT), timeout=60)
+    f = s.makefile("rb")
+    reply(f)
+    s.sendall(b"EHLO half.test\r\n")
+    reply(f)
+    s.sendall(b"BOGUS\r\n" * errors + b"NOOP\r\nQUIT\r\n")
+    s.shutdown(socket.SHUT_WR)
+    codes = []
+    while True:
+        code, _ = reply(f)
+        if code == 0:
+            break
+        codes.append(code)
+    print("halfclose replies=%d last=%d" % (len(codes), codes[-1] if codes else 0), flush=True)
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "zerowindow":
@@ -265,6 +285,8 @@ def main():
         flooddata(int(args[0]), int(args[1]), args[2])
     elif mode == "rcptoverflow":
         rcptoverflow(int(args[0]), args[1])
+    elif mode == "halfclose":
+        halfclose(int(args[0]))
     elif mode == "rst":
         reset_at(args[0], int(args[1]), args[2])
     else:

@@ -126,6 +126,23 @@ TEST(ServerErrors, RecipientOverflowIsNotAnError) {
   EXPECT_EQ(out.find("421"), std::string::npos);
 }
 
+// Errors count "without delivering mail": a delivered message starts the count over.
+TEST(ServerErrors, ADeliveredMessageResetsTheCount) {
+  ServerConfig cfg{"mx.test"};
+  ServerHandler h;
+  ServerSession s(cfg, h);
+  s.start(Tick{1});
+  feed(s, "EHLO c.example\r\n");
+  for (int i = 0; i < 5; ++i) feed(s, "BOGUS\r\n");
+  EXPECT_EQ(s.errors(), 5u);
+  feed(s, "MAIL FROM:<a@example.net>\r\n");
+  feed(s, "RCPT TO:<b@example.test>\r\n");
+  feed(s, "DATA\r\n");
+  feed(s, "hi\r\n.\r\n");
+  EXPECT_NE(std::string(s.output()).find("250 2.0.0 Ok: queued"), std::string::npos);
+  EXPECT_EQ(s.errors(), 0u);
+}
+
 TEST(ServerDeadline, BusySessionsEndToo) {
   ServerConfig cfg{"mx.test"};
   cfg.session_deadline_ns = 100 * kNsPerSec;
