@@ -43,6 +43,11 @@ struct TcpListener;
 constexpr uint32_t kTcpMaxListeners = 16;
 constexpr uint32_t kTcpOooSegCharge = 1024;      // each out-of-order segment costs at least this much budget
 constexpr uint32_t kTcpMaxRxSegs = 1024;         // all received segments held per connection
+// Out-of-order data is pruned lcore-wide (other connections' queues, oldest first) when fewer
+// than 1/kTcpOooPruneLowDiv of the lcore's blocks or segment descriptors are left, until
+// 1/kTcpOooPruneHighDiv are free again (tcp_rxq.cc).
+constexpr uint32_t kTcpOooPruneLowDiv = 8;
+constexpr uint32_t kTcpOooPruneHighDiv = 4;
 constexpr uint32_t kTcpChallengeAckPerSec = 10;  // RFC 5961 7, per connection
 constexpr uint32_t kTcpMaxSynRetries = 5;
 constexpr uint32_t kTcpMaxRetries = 12;          // data retransmissions before giving up
@@ -193,6 +198,9 @@ struct TcpConn {
   RxSeg* rcvq_head = nullptr;
   RxSeg* rcvq_tail = nullptr;
   RxSeg* ooo_head = nullptr;  // sorted by seq, non-overlapping
+  TcpConn* ooo_older = nullptr;  // the lcore's connections holding out-of-order data, oldest
+  TcpConn* ooo_newer = nullptr;  // first (TcpLayer::ooo_first_/ooo_last_)
+  bool ooo_linked = false;
 
   // Timestamps (RFC 7323) and round-trip timing.
   uint32_t ts_recent = 0;
@@ -311,7 +319,10 @@ class TcpLayer {
   void acceptq_push(TcpListener* l, TcpConn* c) noexcept;
   uint32_t minute() const noexcept;
   // receive queue and reassembly (tcp_rxq.cc)
-  RxSeg* make_seg(const PacketView& pkt, const uint8_t* data, uint32_t len) noexcept;
+  RxSeg* make_seg(TcpConn* c, const PacketView& pkt, const uint8_t* data, uint32_t len) noexcept;
+  void ooo_track(TcpConn* c) noexcept;
+  bool rx_pressure() const noexcept;
+  void ooo_prune(const TcpConn* keep) noexcept;
   uint32_t deliver(TcpConn* c, const uint8_t* p, uint32_t n, const PacketView& pkt) noexcept;
   void rcvq_append(TcpConn* c, RxSeg* seg) noexcept;
   void ooo_insert(TcpConn* c, SeqNum seq, const uint8_t* data, uint32_t len, const PacketView& pkt) noexcept;
@@ -370,6 +381,8 @@ class TcpLayer {
   uint32_t dispatch_depth_ = 0;
   uint32_t held_ = 0;  // packet buffers held through Netif::rx_hold
   TcpConn* pending_ = nullptr;
+  TcpConn* ooo_first_ = nullptr;  // oldest out-of-order holder (pruned first under pressure)
+  TcpConn* ooo_last_ = nullptr;
   bool notify_listeners_ = false;
 };
 

@@ -58,6 +58,7 @@ template <typename T>
 class ObjPool {
  public:
   explicit ObjPool(uint32_t n) : objs_(n) {
+    cap_ = n;
     for (uint32_t i = 0; i < n; ++i) objs_[i].next = i + 1 < n ? &objs_[i + 1] : nullptr;
     free_ = n ? &objs_[0] : nullptr;
     avail_ = n;
@@ -76,9 +77,11 @@ class ObjPool {
     ++avail_;
   }
   uint32_t available() const noexcept { return avail_; }
+  uint32_t capacity() const noexcept { return cap_; }
 
  private:
   std::vector<T> objs_;
+  uint32_t cap_ = 0;
   T* free_ = nullptr;
   uint32_t avail_ = 0;
 };

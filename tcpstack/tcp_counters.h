@@ -51,6 +51,8 @@ namespace mx::net {
   X(tcp_persist_timeout)        /* zero window for too long: connection reset */      \
   X(tcp_keepalive_probe)                                                             \
   X(tcp_ooo_segments)           /* queued out of order */                            \
+  X(tcp_ooo_pruned)             /* out-of-order segments dropped under lcore-wide pressure */ \
+  X(tcp_ooo_prune_conns)        /* ... connections whose out-of-order queue was dropped */ \
   X(tcp_rx_bytes)               /* in-order payload delivered to the receive queue */ \
   X(tcp_rx_copied_segments)     /* small payloads copied instead of held */          \
   X(tcp_tx_fail)                /* no frame buffer, or no neighbour (ARP sent) */    \

@@ -8,6 +8,14 @@
 // TcpConfig::ooo_budget, where each segment costs at least kTcpOooSegCharge (so tiny segments
 // cannot pin a block each for a byte each); beyond that it is dropped (counted) and the peer
 // retransmits it.
+//
+// Lcore-wide pressure: the blocks and segment descriptors are shared by every connection of the
+// lcore, so many connections each within its budget could still exhaust them and starve in-order
+// data (which is what lets sessions progress). When a new piece of received data would leave
+// fewer than 1/kTcpOooPruneLowDiv of either pool free, other connections' out-of-order queues
+// are dropped, the oldest holder first, until 1/kTcpOooPruneHighDiv is free again. Dropping
+// out-of-order data is always safe: it was never acknowledged cumulatively, so the peer keeps it
+// and retransmits it (a SACKed range may be reneged, RFC 2018 8).
 #include <cstring>
 
 #include "tcpstack/stack.h"
@@ -20,9 +28,56 @@ uint32_t TcpLayer::rcv_window(const TcpConn* c) const noexcept {
   return used >= cfg_.rcv_buf ? 0 : cfg_.rcv_buf - used;
 }
 
+bool TcpLayer::rx_pressure() const noexcept {
+  return blocks_.available() < blocks_.capacity() / kTcpOooPruneLowDiv ||
+         segs_.available() < segs_.capacity() / kTcpOooPruneLowDiv;
+}
+
+// Keeps c in (or out of) the lcore's list of out-of-order holders, in order of arrival.
+void TcpLayer::ooo_track(TcpConn* c) noexcept {
+  if (c->ooo_head && !c->ooo_linked) {
+    c->ooo_older = ooo_last_;
+    c->ooo_newer = nullptr;
+    if (ooo_last_) ooo_last_->ooo_newer = c; else ooo_first_ = c;
+    ooo_last_ = c;
+    c->ooo_linked = true;
+  } else if (!c->ooo_head && c->ooo_linked) {
+    if (c->ooo_older) c->ooo_older->ooo_newer = c->ooo_newer; else ooo_first_ = c->ooo_newer;
+    if (c->ooo_newer) c->ooo_newer->ooo_older = c->ooo_older; else ooo_last_ = c->ooo_older;
+    c->ooo_older = c->ooo_newer = nullptr;
+    c->ooo_linked = false;
+  }
+}
+
+// Drops whole out-of-order queues, oldest holder first, skipping `keep` (the connection whose
+// segment is being stored: its list is being walked), until the pools are out of the low zone.
+void TcpLayer::ooo_prune(const TcpConn* keep) noexcept {
+  TcpConn* c = ooo_first_;
+  while (c && (blocks_.available() < blocks_.capacity() / kTcpOooPruneHighDiv ||
+               segs_.available() < segs_.capacity() / kTcpOooPruneHighDiv)) {
+    TcpConn* next = c->ooo_newer;
+    if (c != keep) {
+      while (RxSeg* s = c->ooo_head) {
+        c->ooo_head = s->next;
+        release(s->buf);
+        segs_.free(s);
+        ++ctr_.tcp_ooo_pruned;
+      }
+      c->rx_segs = static_cast<uint16_t>(c->rx_segs - c->ooo_segs);
+      c->ooo_segs = 0;
+      c->ooo_bytes = 0;
+      c->clear(kCfOooFin);  // the peer sends its FIN again with the data before it
+      ooo_track(c);
+      ++ctr_.tcp_ooo_prune_conns;
+    }
+    c = next;
+  }
+}
+
 // One run of received bytes (at most one block when copied) as an RxSeg, or nullptr when the
 // per-lcore pools are exhausted.
-RxSeg* TcpLayer::make_seg(const PacketView& pkt, const uint8_t* data, uint32_t len) noexcept {
+RxSeg* TcpLayer::make_seg(TcpConn* c, const PacketView& pkt, const uint8_t* data, uint32_t len) noexcept {
+  if (ooo_first_ && rx_pressure()) ooo_prune(c);
   RxSeg* seg = segs_.alloc();
   if (!seg) return nullptr;
   // Packet buffers are the port's receive pool: never hold more than the configured share, so
@@ -62,7 +117,7 @@ uint32_t TcpLayer::deliver(TcpConn* c, const uint8_t* p, uint32_t n, const Packe
     if (c->rx_segs >= kTcpMaxRxSegs) break;
     const bool copy = !pkt.handle || n - done < kTcpCopyBelow || held_ >= cfg_.max_held_packets;
     const uint32_t piece = copy ? std::min(n - done, kTcpBlockSize) : n - done;
-    RxSeg* seg = make_seg(pkt, p + done, piece);
+    RxSeg* seg = make_seg(c, pkt, p + done, piece);
     if (!seg) break;
     seg->seq = c->rcv_nxt + done;
     rcvq_append(c, seg);
@@ -112,12 +167,12 @@ void TcpLayer::ooo_insert(TcpConn* c, SeqNum seq, const uint8_t* data, uint32_t 
     if (c->rx_segs >= kTcpMaxRxSegs || c->ooo_bytes + piece > cfg_.ooo_budget ||
         (c->ooo_segs + 1u) * kTcpOooSegCharge > cfg_.ooo_budget) {
       ++ctr_.tcp_drop_ooo_budget;
-      return;
+      break;
     }
-    RxSeg* seg = make_seg(pkt, data + seq_diff(cur, seq), piece);
+    RxSeg* seg = make_seg(c, pkt, data + seq_diff(cur, seq), piece);
     if (!seg) {
       ++ctr_.tcp_drop_rx_budget;
-      return;
+      break;
     }
     seg->seq = cur;
     seg->next = node;
@@ -129,6 +184,7 @@ void TcpLayer::ooo_insert(TcpConn* c, SeqNum seq, const uint8_t* data, uint32_t 
     ++ctr_.tcp_ooo_segments;
     cur = cur + piece;
   }
+  ooo_track(c);
 }
 
 // Moves out-of-order segments that now continue the stream to the receive queue.
@@ -145,6 +201,7 @@ void TcpLayer::ooo_pull(TcpConn* c) noexcept {
     rcvq_append(c, seg);
     notify(c, kEvData);
   }
+  ooo_track(c);
 }
 
 // Up to `max` SACK blocks describing the out-of-order data (RFC 2018 3), lowest first; adjacent
@@ -177,6 +234,7 @@ void TcpLayer::rx_purge(TcpConn* c) noexcept {
   c->ooo_segs = 0;
   c->rcv_queued = 0;
   c->ooo_bytes = 0;
+  ooo_track(c);
 }
 
 ByteSpan TcpLayer::peek(const TcpConn& c) const noexcept {

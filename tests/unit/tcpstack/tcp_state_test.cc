@@ -492,4 +492,50 @@ TEST_F(TcpScript, ZeroCopyTakeKeepsBytesValidUntilReleasedEvenAfterTheConnection
 }
 
 }  // namespace
+// Out-of-order data is pruned lcore-wide: many connections each within their own budget must not
+// exhaust the lcore's blocks and starve in-order data. The oldest holder's queue goes first, its
+// peer retransmits, and the stream still arrives whole.
+TEST_F(TcpScript, OutOfOrderDataIsPrunedUnderLcorePressure) {
+  cfg.tcp.blocks = 64;
+  cfg.tcp.rx_segs = 64;
+  start();
+  const uint32_t iss_a = establish(cat({opt_sack_perm()}), 40000);
+  net::TcpConn* a = app.accepted.back();
+  // A: 20 out-of-order pieces of 10 bytes with gaps (one block and one descriptor each).
+  Bytes stream(420);
+  for (size_t i = 0; i < stream.size(); ++i) stream[i] = static_cast<uint8_t>('a' + i % 26);
+  for (uint32_t i = 0; i < 20; ++i) {
+    const uint32_t off = 20 + 20 * i;
+    inject(Seg{40000, 2525, 1001 + off, iss_a + 1, ACK, 65535, {},
+               Bytes(stream.begin() + off, stream.begin() + off + 10)});
+  }
+  EXPECT_EQ(a->ooo_segs, 20u);
+  out();
+  // B: an application that does not read yet, and 50 in-order segments of 300 bytes (with A's
+  // 20 more than the 64 blocks).
+  app.read_data = false;
+  const uint32_t iss_b = establish({}, 40001);
+  net::TcpConn* b = app.accepted.back();
+  for (uint32_t i = 0; i < 50; ++i)
+    inject(Seg{40001, 2525, 1001 + 300 * i, iss_b + 1, ACK, 65535, {}, Bytes(300, 'b')});
+  EXPECT_EQ(st->tcp().readable(*b), 50u * 300u);  // none of B's data was dropped
+  EXPECT_EQ(ctr().tcp_drop_rx_budget, 0u);
+  EXPECT_EQ(ctr().tcp_ooo_pruned, 20u);
+  EXPECT_EQ(ctr().tcp_ooo_prune_conns, 1u);
+  EXPECT_EQ(a->ooo_head, nullptr);
+  EXPECT_EQ(a->ooo_segs, 0u);
+  EXPECT_EQ(a->ooo_bytes, 0u);
+  out();
+  // A's peer retransmits everything: the stream arrives whole and in order.
+  app.read_data = true;
+  app.data.clear();
+  inject(Seg{40000, 2525, 1001, iss_a + 1, ACK, 65535, {}, stream});
+  EXPECT_EQ(app.data, stream);
+  advance(50 * kNsPerMs);  // the delayed ACK
+  auto o = out();
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(o.back().s.ack.v, 1001u + 420u);
+  EXPECT_EQ(o.back().s.opt.sack_count, 0);
+}
+
 }  // namespace mx::test
