@@ -736,9 +736,14 @@ std::string InSession::log_record(const smtp::Reply& r, std::string_view action)
   const smtp::Transaction& txn = sc_.session().transaction();
   envelope_fields(o, txn);
   if (j) {
-    ByteSpan msg(j->store.data(), j->store.size());
-    kv(o, "message_id", header_value(msg, "message-id", kMaxLogSubject));
-    kv(o, "subject", header_value(msg, "subject", kMaxLogSubject));
+    if (j->scanned) {  // the header fields the MIME parser read
+      kv(o, "message_id", std::string_view(j->header.message_id).substr(0, kMaxLogSubject));
+      kv(o, "subject", std::string_view(j->header.subject).substr(0, kMaxLogSubject));
+    } else {  // not scanned (aborted, scanner error): the first bytes of the raw header
+      const ByteSpan msg(j->store.data(), j->store.size());
+      kv(o, "message_id", header_value(msg, "message-id", kMaxLogSubject));
+      kv(o, "subject", header_value(msg, "subject", kMaxLogSubject));
+    }
     kn(o, "size", j->store.size());
     const scan::Verdict& v = j->verdict;
     kv(o, "class", j->scanned ? scan::verdict_class_name(v.cls) : "unscanned");

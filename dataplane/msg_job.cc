@@ -46,13 +46,72 @@ bool MessageStore::append(ByteSpan b) {
 
 namespace {
 
+constexpr size_t kNoPos = std::string_view::npos;
+
+// Where the relayed form differs from the stored message: fields to leave out (in order) and
+// where the subject prefix goes.
+struct HeaderPlan {
+  std::vector<std::pair<size_t, size_t>> drop;
+  size_t subject_value = kNoPos;  // the byte after the first Subject field's colon
+};
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (lower(s[i]) != prefix[i]) return false;
+  return true;
+}
+
+// The colon's offset when `line` is a field named `lname` (blanks may precede the colon,
+// RFC 5322 4.5.2 obs-optional), else kNoPos.
+size_t field_colon(std::string_view line, std::string_view lname) {
+  if (!starts_with_ci(line, lname)) return kNoPos;
+  size_t i = lname.size();
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  return i < line.size() && line[i] == ':' ? i : kNoPos;
+}
+
+// The raw walk over the whole header section (a field runs until a line that does not start
+// with SP/HT; the section ends at the empty line), for messages whose parsed index is not
+// complete. Linear and bounded by the message size: a forged field after any padding goes too.
+HeaderPlan walk_header(std::string_view m) {
+  HeaderPlan plan;
+  size_t pos = 0;
+  while (pos < m.size()) {
+    const size_t first_eol = m.find('\n', pos);
+    if (first_eol == kNoPos) break;  // an unterminated last line: body
+    const std::string_view first = m.substr(pos, first_eol + 1 - pos);
+    if (first == "\r\n" || first == "\n") break;  // the empty line ends the header section
+    size_t end = first_eol + 1;
+    while (end < m.size() && (m[end] == ' ' || m[end] == '\t')) {  // continuation lines
+      const size_t eol = m.find('\n', end);
+      end = eol == kNoPos ? m.size() : eol + 1;
+    }
+    const std::string_view line = m.substr(pos, end - pos);
+    if (starts_with_ci(line, "x-mxgate-")) {
+      plan.drop.emplace_back(pos, end);
+    } else if (plan.subject_value == kNoPos) {
+      const size_t colon = field_colon(line, "subject");
+      if (colon != kNoPos) plan.subject_value = pos + colon + 1;
+    }
+    pos = end;
   }
+  return plan;
+}
+
+// The same from the MIME parser's index (scan::HeaderIndex), when it is complete and fits.
+bool plan_from_index(const scan::HeaderIndex& h, size_t size, HeaderPlan& plan) {
+  if (!h.complete) return false;
+  uint64_t last = 0;
+  for (const auto& [a, b] : h.own) {
+    if (a < last || b < a || b > size) return false;
+    last = b;
+  }
+  if (h.has_subject && h.subject_value > size) return false;
+  plan.drop.assign(h.own.begin(), h.own.end());
+  plan.subject_value = h.has_subject ? h.subject_value : kNoPos;
   return true;
 }
 
@@ -66,39 +125,30 @@ std::unique_ptr<OutMessage> make_out_message(std::unique_ptr<MsgJob> job,
   const ByteSpan msg(out->job->store.data(), out->job->store.size());
   const std::string_view m(reinterpret_cast<const char*>(msg.data()), msg.size());
   for (const auto& [name, value] : headers) out->added += name + ": " + value + "\r\n";
-  // Header fields (a field runs until a line that does not start with SP/HT) up to the empty line.
-  size_t copied = 0, pos = 0, subject_at = std::string_view::npos;
+  HeaderPlan plan;
+  if (!out->job->scanned || !plan_from_index(out->job->header, m.size(), plan)) plan = walk_header(m);
   std::vector<std::pair<size_t, size_t>> keep;  // ranges of msg
-  // The whole header section, however long (linear, bounded by the message size): a forged field
-  // after 64 KiB of padding must go too.
-  while (pos < m.size()) {
-    const size_t first_eol = m.find('\n', pos);
-    if (first_eol == std::string_view::npos) break;  // an unterminated last line: body
-    const std::string_view first = m.substr(pos, first_eol + 1 - pos);
-    if (first == "\r\n" || first == "\n") break;  // the empty line ends the header section
-    size_t end = first_eol + 1;
-    while (end < m.size() && (m[end] == ' ' || m[end] == '\t')) {  // continuation lines
-      const size_t eol = m.find('\n', end);
-      end = eol == std::string_view::npos ? m.size() : eol + 1;
-    }
-    const std::string_view line = m.substr(pos, end - pos);
-    if (starts_with_ci(line, "x-mxgate-")) {
-      keep.emplace_back(copied, pos);
-      copied = end;
-    } else if (subject_at == std::string_view::npos && starts_with_ci(line, "subject:")) {
-      subject_at = pos + 8;
-    }
-    pos = end;
+  size_t copied = 0;
+  for (const auto& [a, b] : plan.drop) {
+    keep.emplace_back(copied, a);
+    copied = b;
   }
   keep.emplace_back(copied, m.size());
-  if (!subject_prefix.empty() && subject_at == std::string_view::npos) out->added += "Subject: " + subject_prefix + "\r\n";
+  const size_t subject_at = plan.subject_value;
+  if (!subject_prefix.empty() && subject_at == kNoPos) out->added += "Subject: " + subject_prefix + "\r\n";
   const size_t subject_start = out->added.size();
-  if (!subject_prefix.empty() && subject_at != std::string_view::npos) out->added += " " + subject_prefix;
+  if (!subject_prefix.empty() && subject_at != kNoPos) {
+    out->added += " " + subject_prefix;
+    // "Subject:Hello" becomes "Subject: [SPAM] Hello", not "[SPAM]Hello".
+    if (subject_at < m.size() && m[subject_at] != ' ' && m[subject_at] != '\t' && m[subject_at] != '\r' &&
+        m[subject_at] != '\n')
+      out->added += ' ';
+  }
   // Ranges are taken only now: `added` does not change any more.
   const ByteSpan added(reinterpret_cast<const uint8_t*>(out->added.data()), out->added.size());
   out->parts.add(added.first(subject_start));
   for (const auto& [a, b] : keep) {
-    if (subject_at != std::string_view::npos && subject_at >= a && subject_at < b && subject_start < added.size()) {
+    if (subject_at != kNoPos && subject_at >= a && subject_at < b && subject_start < added.size()) {
       out->parts.add(msg.subspan(a, subject_at - a));
       out->parts.add(added.subspan(subject_start));
       out->parts.add(msg.subspan(subject_at, b - subject_at));

@@ -81,6 +81,7 @@ struct MsgJob {
 
   // Written by the scan thread before it posts the job back.
   scan::Verdict verdict;
+  scan::HeaderIndex header;                    // the header section as the MIME parser read it
   uint64_t scan_ns = 0;                        // scan thread time spent on the job
   std::vector<std::string> av_names;           // signature names found
   bool scanned = false;                        // false: aborted or the scanner failed (tempfail)

@@ -148,6 +148,7 @@ void ScanWorker::finish_job(Active& a) {
     const uint64_t t0 = thread_ns();
     static const scan::UserPrefs kNoPrefs;
     j->verdict = scan::decide_verdict(*a.outcome, a.av, j->env, j->tenant->policy, j->user ? j->user->prefs : kNoPrefs);
+    j->header = a.outcome->header;
     for (const scan::AvResult& r : a.av)
       if (r.verdict != scan::AvVerdict::kClean && !r.name.empty()) j->av_names.push_back(r.name);
     j->scanned = true;

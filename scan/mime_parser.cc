@@ -48,7 +48,8 @@ void MimeParser::State::reset() {
   tail = tail_discard = pending_cr = false;
   eol_len = 0;
   hbytes = n_fields = n_generic = n_structural = 0;
-  field_open = field_stored = false;
+  field_open = field_stored = raw_open = false;
+  line_pos = 0;
   active = 0;
   depth = 1;
   stack[0] = Entity{};
@@ -57,11 +58,13 @@ void MimeParser::State::reset() {
 
 void MimeParser::State::feed(ByteSpan in) {
   if (finished) return;
+  const uint64_t base = msg.raw_size;
   msg.raw_size += in.size();
   const uint8_t* p = in.data();
   const size_t n = in.size();
   size_t i = 0;
   while (i < n) {
+    if (!tail && line_len == 0) line_pos = base + i;
     const auto* lf = static_cast<const uint8_t*>(std::memchr(p + i, '\n', n - i));
     const size_t end = lf ? static_cast<size_t>(lf - p) + 1 : n;
     if (tail) {
@@ -166,6 +169,7 @@ bool MimeParser::State::header_line(std::string_view l) {
     append_value(l);  // unfolding: the CRLF goes, the blank stays
     return true;
   }
+  close_field();
   size_t colon = l.find(':');
   if (colon == std::string_view::npos) return false;
   std::string_view name = l.substr(0, colon);
@@ -175,11 +179,17 @@ bool MimeParser::State::header_line(std::string_view l) {
     if (static_cast<uint8_t>(c) < 33 || static_cast<uint8_t>(c) > 126) return false;
   std::string_view value = l.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  begin_field(name, value);
+  begin_field(name, value, static_cast<uint32_t>(colon));
   return true;
 }
 
-void MimeParser::State::begin_field(std::string_view name, std::string_view value) {
+// The last stored field ends where the line being handled begins.
+void MimeParser::State::close_field() {
+  if (raw_open) fields[n_fields - 1].raw_end = line_pos;
+  raw_open = false;
+}
+
+void MimeParser::State::begin_field(std::string_view name, std::string_view value, uint32_t colon) {
   field_open = true;
   field_stored = false;
   if (n_generic < limits.max_header_fields && hbytes < limits.max_header_bytes) {
@@ -199,6 +209,10 @@ void MimeParser::State::begin_field(std::string_view name, std::string_view valu
   hbytes += name.size();
   f.value_off = static_cast<uint32_t>(hbytes);
   f.value_len = 0;
+  f.raw_begin = line_pos;
+  f.raw_end = line_pos;
+  f.colon = colon;
+  raw_open = true;
   field_stored = true;
   append_value(value);
 }
@@ -217,10 +231,11 @@ void MimeParser::State::append_value(std::string_view s) {
 // The empty line: the entity's fields are interpreted and its body begins.
 void MimeParser::State::end_headers() {
   Entity& e = top();
+  close_field();
   for (uint32_t i = 0; i < n_fields; ++i) {
     const FieldRef& f = fields[i];
     views[i] = {std::string_view(hbuf.get() + f.name_off, f.name_len),
-                std::string_view(hbuf.get() + f.value_off, f.value_len)};
+                std::string_view(hbuf.get() + f.value_off, f.value_len), f.raw_begin, f.raw_end, f.colon};
   }
   PartContext pc;
   pc.allow_structure = e.info.depth < limits.max_depth;
@@ -247,6 +262,7 @@ void MimeParser::State::finish() {
     line_len = 0;
     line_end(ByteSpan(line.get(), n), false);
   }
+  line_pos = msg.raw_size;  // a field still open ends with the message
   while (top().state == BodyState::kHeaders) {  // (a message/rfc822 opens another one)
     set_flag(kNoHeaderEnd);
     end_headers();

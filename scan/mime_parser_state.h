@@ -42,7 +42,8 @@ struct MimeParser::State {
   void head(ByteSpan bytes);
   void tail_piece(ByteSpan bytes, bool ends_line);
   bool header_line(std::string_view content);
-  void begin_field(std::string_view name, std::string_view value);
+  void begin_field(std::string_view name, std::string_view value, uint32_t colon);
+  void close_field();
   void append_value(std::string_view s);
   void end_headers();
 
@@ -83,7 +84,11 @@ struct MimeParser::State {
   // The header section of the top entity.
   struct FieldRef {
     uint32_t name_off, name_len, value_off, value_len;
+    uint64_t raw_begin, raw_end;
+    uint32_t colon;
   };
+  uint64_t line_pos = 0;  // offset in the message of the line being assembled
+  bool raw_open = false;  // the last stored field's raw_end is not known yet
   std::unique_ptr<char[]> hbuf;
   size_t hbuf_cap = 0;
   size_t hbytes = 0;

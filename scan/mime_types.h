@@ -133,6 +133,10 @@ struct Reading {
 struct HeaderField {
   std::string_view name;   // as written
   std::string_view value;  // unfolded (RFC 5322 2.2.3), not decoded
+  // Where the field is in the message as fed: [raw_begin, raw_end) covers its first line to the
+  // end of its last continuation line (line ends included); the colon is at raw_begin + colon.
+  uint64_t raw_begin = 0, raw_end = 0;
+  uint32_t colon = 0;
 };
 
 struct PartInfo {

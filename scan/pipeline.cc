@@ -92,6 +92,10 @@ void MessageScanner::release_buffers() {
 void MessageScanner::begin(const Envelope& env, bool in_place) {
   in_place_ = in_place;
   parser_.reset();
+  out_.header.complete = out_.header.has_subject = false;  // until the parser reaches the body
+  out_.header.message_id.clear();
+  out_.header.subject.clear();
+  out_.header.own.clear();
   matcher_.begin();
   out_.hits.clear();
   out_.av_objects.clear();
@@ -138,6 +142,27 @@ void MessageScanner::feed(ByteSpan chunk) {
   parser_.feed(chunk);
 }
 
+void index_header(const PartInfo& part, HeaderIndex& hi) {
+  hi.complete = (part.flags & (kTooManyHeaders | kMalformedHeader | kNoHeaderEnd)) == 0;
+  hi.has_subject = false;
+  hi.subject_value = 0;
+  hi.message_id.clear();
+  hi.subject.clear();
+  hi.own.clear();
+  constexpr std::string_view kOwn = "x-mxgate-";
+  for (const HeaderField& f : part.headers) {
+    if (f.name.size() >= kOwn.size() && iequals(f.name.substr(0, kOwn.size()), kOwn)) {
+      hi.own.emplace_back(f.raw_begin, f.raw_end);
+    } else if (!hi.has_subject && iequals(f.name, "subject")) {
+      hi.has_subject = true;
+      hi.subject_value = f.raw_begin + f.colon + 1;
+      hi.subject.assign(trim(f.value.substr(0, kMaxIndexedValue)));
+    } else if (hi.message_id.empty() && iequals(f.name, "message-id")) {
+      hi.message_id.assign(trim(f.value.substr(0, kMaxIndexedValue)));
+    }
+  }
+}
+
 void MessageScanner::header_variant(std::string_view name, std::string_view suffix, std::string_view value) {
   std::array<char, kMaxRuleHeaderNameLength + 1 + kMaxHeaderModifierLength> key{};
   if (name.size() + suffix.size() > key.size()) return;
@@ -150,6 +175,7 @@ void MessageScanner::headers(const PartInfo& part) {
   all_.clear();
   subject_.clear();
   bool have_subject = false;
+  index_header(part, out_.header);
   for (const HeaderField& f : part.headers) {
     size_t len = 0;
     decode_encoded_words(f.value, iconv_.get(), scratch_.data(), scratch_.size(), len);

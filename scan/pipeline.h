@@ -77,7 +77,28 @@ struct AvObject {
   bool whole = false;
 };
 
+// The message's own header section (part 0) as the parser read it, so that the data plane's log
+// record and its relayed form (tag, the strip of forged X-Mxgate-* fields) need not walk the
+// header again. Offsets are into the message as fed.
+struct HeaderIndex {
+  // Every field of the section is indexed: false past the parser's field bound
+  // (kTooManyHeaders), or when the section did not end with an empty line (kMalformedHeader,
+  // kNoHeaderEnd) — readers downstream may then see fields where the parser saw body, so the
+  // data plane walks the raw bytes itself.
+  bool complete = false;
+  std::string message_id, subject;  // unfolded, undecoded, at most kMaxIndexedValue bytes
+  bool has_subject = false;
+  uint64_t subject_value = 0;       // the byte after the first Subject field's colon
+  std::vector<std::pair<uint64_t, uint64_t>> own;  // [begin, end) of each X-Mxgate-* field
+};
+constexpr size_t kMaxIndexedValue = 998;  // RFC 5322 2.1.1 line limit
+
+// Fills `out` from the message's own part (PartInfo::id 0, in on_part_begin). Exposed for the
+// fuzz target that compares it with the data plane's own walk of the raw header.
+void index_header(const PartInfo& part, HeaderIndex& out);
+
 struct ScanOutcome {
+  HeaderIndex header;
   RuleMatch match;                      // copy of the matcher's result
   std::vector<RuleHit> hits;            // the hits with names, scores and categories
   MessageInfo mime;                     // structure and flags

@@ -1,7 +1,9 @@
 // tests/fuzz/fuzz_out_message.cc — the relayed form of a message (dataplane/msg_job.h,
 // make_out_message) over arbitrary bytes: its parts are ranges of the store (in order, never
 // overlapping) or of the added text; nothing is lost but the forged X-Mxgate-* fields; and when
-// the header section ends within the scanned bytes, no X-Mxgate-* field is left in it.
+// the header section ends within the scanned bytes, no X-Mxgate-* field is left in it. And the
+// form made from the MIME parser's index of the header (a scanned job) is byte for byte the form
+// made by the raw walk (an unscanned one) whenever the index says it is complete.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,8 +11,22 @@
 
 #include "dataplane/msg_job.h"
 #include "dataplane/txlog.h"
+#include "scan/mime_parser.h"
 
 namespace {
+
+struct IndexSink final : mx::scan::MimeSink {
+  mx::scan::HeaderIndex index;
+  void on_part_begin(const mx::scan::PartInfo& part) override {
+    if (part.id == 0) mx::scan::index_header(part, index);
+  }
+};
+
+std::string flatten(const mx::ByteParts& p) {
+  std::string s;
+  for (const mx::ByteSpan& b : p.parts()) s.append(reinterpret_cast<const char*>(b.data()), b.size());
+  return s;
+}
 
 bool starts_ci(std::string_view s, std::string_view p) {
   if (s.size() < p.size()) return false;
@@ -33,6 +49,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t n = job->store.size();
   static const std::vector<std::pair<std::string, std::string>> kAdd{{"X-Test-Added", "yes"}};
   static const std::vector<std::pair<std::string, std::string>> kNone;
+  {  // the parser's index against the walk
+    IndexSink sink;
+    mx::scan::MimeParser parser(sink);
+    const size_t cut = size > 2 ? data[1] % (size - 1) : 0;  // split the feed somewhere
+    parser.feed(mx::ByteSpan(base, cut));
+    parser.feed(mx::ByteSpan(base + cut, n - cut));
+    parser.finish();
+    if (sink.index.complete) {
+      auto again = std::make_unique<mx::dp::MsgJob>(size + 1);
+      if (!again->store.append(mx::ByteSpan(data + 1, size - 1))) __builtin_trap();
+      again->scanned = true;
+      again->header = sink.index;
+      auto walked = std::make_unique<mx::dp::MsgJob>(size + 1);
+      if (!walked->store.append(mx::ByteSpan(data + 1, size - 1))) __builtin_trap();
+      const std::string a = flatten(mx::dp::make_out_message(std::move(again), tag ? kAdd : kNone, tag ? "[T]" : "")->parts);
+      const std::string b = flatten(mx::dp::make_out_message(std::move(walked), tag ? kAdd : kNone, tag ? "[T]" : "")->parts);
+      if (a != b) __builtin_trap();
+    }
+  }
   auto out = mx::dp::make_out_message(std::move(job), tag ? kAdd : kNone, tag ? "[T]" : "");
   const auto* added = reinterpret_cast<const uint8_t*>(out->added.data());
   size_t from_store = 0, from_added = 0;
