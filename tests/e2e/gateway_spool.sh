@@ -2,12 +2,13 @@
 # The spool: when the tenant's server is down and the tenant allows spooling, mail is written
 # durably (250) and delivered when the server is back — also across SIGKILL and restart; 5xx on
 # a retry and expiry bounce with an RFC 3464 DSN to the sender (through the bounce route), never
-# to <>; a full disk answers 4xx, never 250.
+# to <>; a full disk answers 4xx, never 250, and a DSN that cannot be stored keeps its recipient;
+# a recipient deferred after others were accepted is spooled even for a tenant without spool.
 source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
-SINK_PID=""; BOUNCE_PID=""
+SINK_PID=""; BOUNCE_PID=""; SECOND_PID=""
 cleanup() {
-  sink_stop "$SINK_PID"; sink_stop "$BOUNCE_PID"; lab_down_quiet
+  sink_stop "$SINK_PID"; sink_stop "$BOUNCE_PID"; sink_stop "$SECOND_PID"; lab_down_quiet
   if mountpoint -q "$work/tiny"; then umount "$work/tiny"; fi
   rm -rf "$work"
 }
@@ -18,6 +19,8 @@ gw_config "$work"
 # refusals come after the sender's 250 — the path a check cannot always close (a server that
 # accepts at the check and refuses later) and the one this test exercises.
 sed -i 's/^spool = true .*/&\nverify_recipients = false/' "$work/tenants.toml"
+# The second tenant does not spool (spool = false, the default) and does not check either.
+sed -i 's/^route_tls = "none"$/&\nverify_recipients = false/' "$work/tenants.toml"
 sed -i 's/^spool_retry_min_s = .*/spool_retry_min_s = 1/; s/^spool_retry_max_s = .*/spool_retry_max_s = 2/' "$work/lab.toml"
 txlog_mark
 SPOOL=$work/spool
@@ -95,6 +98,21 @@ check "partial: the deferred one delivered later" wait_for 20 bash -c "grep -h '
 check "partial: spool empty again" wait_for 10 bash -c "(( \$(ls '$SPOOL' | grep -c '\\.meta\$') == 0 ))"
 check "partial: no DSN for the deferred one" bash -c "! grep -l 'Final-Recipient: rfc822; busy-1@example.test' '$work/bounces'/*.eml 2>/dev/null | grep -q ."
 
+# --- the same for a tenant that does not spool (spool = false): a recipient deferred after others
+# were accepted is still spooled and retried — the sender has its 250 — never bounced at once ---
+keep=$SINK_PID
+sink_start "$work/sink5" 2527
+SECOND_PID=$SINK_PID; SINK_PID=$keep
+out=$(sw --from alice@sender.test --to carol@second.test,busy-2@second.test --header "Subject: no spool" --body "two recipients, no spool")
+check "no-spool tenant, partial: 250 for the sender" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+check "no-spool tenant, partial: carol got it at once" bash -c "grep -l 'two recipients, no spool' '$work/sink5'/*.eml | head -1 | sed 's/eml\$/env/' | xargs grep -q 'RCPT TO:<carol@second.test>'"
+check "no-spool tenant, partial: the deferred one is spooled" bash -c "grep -l 'busy-2@second.test' '$SPOOL'/*.meta | grep -q ."
+touch "$work/sink5.accept-busy"
+check "no-spool tenant, partial: the deferred one delivered later" wait_for 20 bash -c "grep -h '^RCPT TO:<busy-2@second.test>' '$work/sink5'/*.env | grep -q ."
+check "no-spool tenant, partial: spool empty again" wait_for 10 bash -c "(( \$(ls '$SPOOL' | grep -c '\\.meta\$') == 0 ))"
+check "no-spool tenant, partial: no DSN for the deferred one" bash -c "! grep -l 'Final-Recipient: rfc822; busy-2@second.test' '$work/bounces'/*.eml 2>/dev/null | grep -q ."
+sink_stop "$SECOND_PID"; SECOND_PID=""
+
 # --- a null sender is never bounced: spooled while the server is down, then refused by it ---
 sink_stop "$SINK_PID"; SINK_PID=""
 out=$(sw --from '<>' --to erin@example.test --header "Subject: from nobody" --body "no bounce for me")
@@ -128,7 +146,7 @@ check "no sanitizer report" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|
 # --- a full disk: 4xx, never 250 ---
 mkdir -p "$work/tiny"
 mount -t tmpfs -o size=256k tmpfs "$work/tiny"
-sed -i "s|^spool_dir = .*|spool_dir = \"$work/tiny/spool\"|; s|^quarantine_dir = .*|quarantine_dir = \"$work/tiny/q\"|" "$work/lab.toml"
+sed -i "s|^spool_dir = .*|spool_dir = \"$work/tiny/spool\"|; s|^quarantine_dir = .*|quarantine_dir = \"$work/tiny/q\"|; s|^spool_lifetime_s = .*|spool_lifetime_s = 3600|" "$work/lab.toml"
 "$LAB" up "$work/lab.toml" >/dev/null
 head -c 600000 /dev/urandom | base64 >"$work/big.txt"
 out=$(sw --from alice@sender.test --to bob@example.test --header "Subject: big while down" --body "@$work/big.txt")
@@ -136,6 +154,27 @@ check "disk full, spool: 451, not 250" grep -q '<\*\* 451 4.3.0' <<<"$out"
 { printf 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n'; cat "$work/big.txt"; } >"$work/bigspam.txt"
 out=$(sw --from alice@sender.test --to quarantine@example.test --header "Subject: big spam" --body "@$work/bigspam.txt")
 check "disk full, quarantine: 451, not 250" grep -q '<\*\* 451 4.3.0' <<<"$out"
+
+# --- a full disk when a DSN must be stored: the entry keeps its recipient (no notice is lost),
+# and the DSN follows once there is room again ---
+out=$(sw --from alice@sender.test --to gina@example.test --header "Subject: bounce on a full disk" --body "no room for the notice")
+check "full disk at bounce: spooled" grep -q '<-  250 2.0.0 Ok: [0-9]* spooled' <<<"$out"
+dd if=/dev/zero of="$work/tiny/filler" bs=1k 2>/dev/null || true
+check "full disk at bounce: the disk is full" bash -c "(( \$(stat -f -c %a '$work/tiny') == 0 ))"
+sink_start "$work/bounces3" 2525
+BOUNCE_PID=$SINK_PID; SINK_PID=""
+echo permfail >"$work/sink6.mode"
+sink_start "$work/sink6" 2526
+check "full disk at bounce: the DSN could not be stored" wait_for 20 bash -c \
+  "tail -n +$((TXLOG_START + 1)) '$TXLOG' | grep -q '\"event\":\"dsn\".*failed to spool'"
+check "full disk at bounce: the entry keeps its recipient" bash -c "grep -l 'gina@example.test' '$work/tiny/spool'/*.meta | grep -q ."
+check "full disk at bounce: no DSN yet" eq "$(ls "$work/bounces3" | grep -c '\.eml$' || true)" 0
+rm -f "$work/tiny/filler"
+check "room again: the DSN is delivered" wait_for 20 bash -c "grep -l 'Final-Recipient: rfc822; gina@example.test' '$work/bounces3'/*.eml 2>/dev/null | grep -q ."
+check "room again: the spool is empty" wait_for 10 bash -c "(( \$(ls '$work/tiny/spool' | grep -c '\\.meta\$') == 0 ))"
+check "room again: one DSN" eq "$(ls "$work/bounces3" | grep -c '\.eml$')" 1
+sink_stop "$SINK_PID"; SINK_PID=""
+sink_stop "$BOUNCE_PID"; BOUNCE_PID=""
 lab_down_checked
 check "disk full: no partial file left as an entry" eq "$(ls "$work/tiny/spool" | grep -c '\.meta$' || true)" 0
 finish
