@@ -195,7 +195,7 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
                                  "quarantine_dir", "spool_dir", "spool_retry_min_s", "spool_retry_max_s",
                                  "spool_lifetime_s", "bounce_route", "av_threads", "scan_cpu", "max_sessions",
                                  "max_message_size", "message_memory_mb", "lcore_message_memory_mb",
-                                 "output_stall_s"}))
+                                 "output_stall_s", "io_ring_size"}))
     return err;
   for (const char* k : {"tenants", "av_database", "log_file", "quarantine_dir", "spool_dir"})
     if (auto err = r.missing(k)) return err;
@@ -224,6 +224,7 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   r.uint("message_memory_mb", g.message_memory_mb, 0, 1u << 24, err);
   r.uint("lcore_message_memory_mb", g.lcore_message_memory_mb, 0, 1u << 24, err);
   r.uint("output_stall_s", g.output_stall_s, 1, 3600, err);
+  r.uint("io_ring_size", g.io_ring_size, 2, 16384, err);  // dp::kIoRingSize
   if (err) return err;
   if (r.raw("scan_cpu")) g.scan_cpu = cpu;
   if (g.spool_retry_max_s < g.spool_retry_min_s)

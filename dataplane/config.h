@@ -115,6 +115,9 @@ struct GatewaySection {
   // A session whose replies cannot be sent for this long (the client stopped reading) is
   // aborted with a RST and its memory freed.
   uint32_t output_stall_s = 60;
+  // Requests (log records, quarantine and spool writes) queued for the I/O thread; beyond, they
+  // wait on their lcore (Gateway::post_io). Small values only make sense in tests.
+  uint32_t io_ring_size = 16384;
   int line = 0;
 };
 

@@ -31,6 +31,10 @@ Gateway::Gateway(GatewayShared& sh, net::TcpLayer& tcp, Ipv4Addr addr, uint32_t 
 
 Gateway::~Gateway() {
   reap();
+  // Requests that never reached the I/O thread (it has stopped): nothing was promised on them
+  // (final replies wait for the I/O thread's answer).
+  for (IoReq* r : io_backlog_) delete r;
+  io_backlog_.clear();
   for (auto& [g, s] : sessions_) delete s;
   for (RelayConn* r : relays_) delete r;
   // Jobs and requests still out on other threads are answered into these rings after the
@@ -100,6 +104,21 @@ void Gateway::remember_refusal(const std::string& key, const smtp::Reply& r, uin
   refused_[key] = {now_ns + kRefusedRecipientNs, r};
 }
 
+bool Gateway::post_io(IoReq* r, bool best_effort) {
+  if (io_backlog_.empty() && sh_.io->post(r)) return true;
+  if (best_effort && io_backlog_.size() >= kMaxIoBacklog) {
+    ++ctr_.io_dropped;
+    return false;
+  }
+  ++ctr_.io_ring_full;
+  io_backlog_.push_back(r);
+  return true;
+}
+
+void Gateway::flush_io_backlog() {
+  while (!io_backlog_.empty() && sh_.io->post(io_backlog_.front())) io_backlog_.pop_front();
+}
+
 void Gateway::forget(InSession* s) { dead_sessions_.push_back(s); }
 
 void Gateway::forget(RelayConn* r) {
@@ -136,6 +155,7 @@ void Gateway::poll(Tick now) noexcept {
     if (auto* s = static_cast<InSession*>(job->session)) s->on_scanned(job, now);
     else delete job;  // its session went away while it was scanned
   }
+  if (!io_backlog_.empty()) flush_io_backlog();
   n = rte_ring_sc_dequeue_burst(io_reply_, p, 32, nullptr);
   for (unsigned i = 0; i < n; ++i) {
     auto* r = static_cast<IoReq*>(p[i]);

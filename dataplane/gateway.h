@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,7 @@ constexpr uint32_t kGatewayReplyRing = 65536;  // >= every job/request one lcore
 constexpr uint64_t kVerifiedRecipientNs = 600 * kNsPerSec;  // a positive recipient check is kept
 constexpr size_t kMaxVerifiedRecipients = 65536;             // per lcore; then the cache starts over
 constexpr uint64_t kRefusedRecipientNs = 60 * kNsPerSec;     // a refusal is kept (dictionary attacks)
+constexpr size_t kMaxIoBacklog = 16384;  // best-effort log lines waiting for the I/O ring; then dropped
 constexpr uint32_t kMaxRcptChecks = 256;                     // checks open at once per lcore; beyond
                                                              // that a recipient is not checked
 
@@ -79,7 +81,8 @@ struct GatewayCounters {
            output_stalled = 0,  // sessions aborted because the client stopped reading
            memory_refused = 0,  // DATA refused (452 4.3.1) at the message memory budget
            client_gone = 0,     // clients that vanished while their final reply was pending
-           rcpt_refused_downstream = 0;  // recipients the tenant's server refused at the check
+           rcpt_refused_downstream = 0,  // recipients the tenant's server refused at the check
+           io_dropped = 0;  // best-effort log lines dropped past kMaxIoBacklog (io_ring_full: waited)
 };
 
 class InSession;
@@ -114,6 +117,12 @@ class Gateway final : public net::TcpListenHandler {
   // A refusal of the tenant's server remembered for kRefusedRecipientNs, or null.
   const smtp::Reply* recipient_refused(const std::string& key, uint64_t now_ns) const;
   void remember_refusal(const std::string& key, const smtp::Reply& r, uint64_t now_ns);
+  // Hands a request to the I/O thread. When its ring is full the request waits here, in order,
+  // and is posted again on the next poll: a final reply is only delayed, never turned into a
+  // 4xx, and no log record is lost. `best_effort` requests (log lines nobody waits for) are
+  // dropped and counted once kMaxIoBacklog wait; false then (the caller still owns r).
+  bool post_io(IoReq* r, bool best_effort = false);
+  void flush_io_backlog();
 
   GatewayShared& sh_;
   net::TcpLayer& tcp_;
@@ -135,6 +144,7 @@ class Gateway final : public net::TcpListenHandler {
   std::unordered_map<std::string, uint64_t> verified_;  // recipient -> until (ns)
   std::unordered_map<std::string, std::pair<uint64_t, smtp::Reply>> refused_;  // -> until, reply
   uint32_t rcpt_checks_ = 0;  // open recipient checks
+  std::deque<IoReq*> io_backlog_;  // requests waiting for room in the I/O ring (post_io)
   GatewayCounters ctr_;
 };
 

@@ -155,11 +155,7 @@ void SpoolRelay::on_relay_done(const smtp::ClientResult& res, Tick) {
   req->id = d_->meta.id;
   req->result = res;
   req->remote = d_->meta.route_ip.to_string();
-  // Unanswered (ring full), the I/O thread retries the entry after kSpoolLostAfterS.
-  if (!gw_.sh_.io->post(req)) {
-    ++gw_.ctr_.io_ring_full;
-    delete req;
-  }
+  gw_.post_io(req);  // a full ring: it waits in the lcore's backlog
 }
 
 }  // namespace mx::dp

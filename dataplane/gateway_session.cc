@@ -453,7 +453,7 @@ IoReq* InSession::message_request(IoKind kind) {
 
 // The final reply, after the log record is durable (I/O thread). A prepared request that
 // writes the message takes out_ with it: the bytes belong to the request until it is deleted.
-void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, IoReq* prepared) {
+void InSession::finish(const smtp::Reply& r, std::string_view action, Tick, IoReq* prepared) {
   auto* req = prepared ? prepared : new IoReq;
   req->log_line = log_record(r, action);
   req->reply_ring = gw_.io_reply_;
@@ -464,24 +464,7 @@ void InSession::finish(const smtp::Reply& r, std::string_view action, Tick now, 
     req->out = std::move(out_);
   }
   final_ = r;
-  if (!gw_.sh_.io->post(req)) {
-    // Nothing durable, nothing promised: the sender keeps the message and retries.
-    ++gw_.ctr_.io_ring_full;
-    ++gw_.ctr_.tempfailed;
-    delete req;
-    spooled_ = false;
-    eod_ = false;
-    final_ = smtp::reply(451, "4.3.0", "local storage busy, try again later");
-    drop_job();
-    out_.reset();
-    if (gone_) {
-      destroy();
-      return;
-    }
-    sc_.resume(smtp::Decision::with(final_), now);
-    pump(now);
-    return;
-  }
+  gw_.post_io(req);  // when the ring is full it waits in order and is posted on the next poll
   awaiting_io_ = true;
 }
 
@@ -669,15 +652,12 @@ void InSession::spool(Tick now) {
          "spool", now, req);
 }
 
-// A log line nobody waits for (refusals, abandoned transactions): best effort, counted when the
-// I/O ring is full.
+// A log line nobody waits for (refusals, abandoned transactions): it waits for room in the I/O
+// ring like every request, and is dropped (counted, io_dropped) only past kMaxIoBacklog.
 void InSession::post_log(std::string line) {
   auto* req = new IoReq;
   req->log_line = std::move(line);
-  if (!gw_.sh_.io->post(req)) {
-    ++gw_.ctr_.io_ring_full;
-    delete req;
-  }
+  if (!gw_.post_io(req, true)) delete req;
 }
 
 // A transaction the client walked away from before its final dot (reset, timeout, or aborted):

@@ -1,6 +1,7 @@
 // dataplane/io_worker.cc
 #include "dataplane/io_worker.h"
 
+#include <algorithm>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -35,7 +36,8 @@ std::string reply_text(const smtp::Reply& r) { return std::to_string(r.code) + "
 }  // namespace
 
 Expected<std::unique_ptr<IoWorker>> IoWorker::create(const std::string& log_file, const std::string& quarantine_dir,
-                                                     const SpoolConfig& spool, const GatewayShared* shared) {
+                                                     const SpoolConfig& spool, const GatewayShared* shared,
+                                                     uint32_t ring_size) {
   ::mkdir(quarantine_dir.c_str(), 0700);
   ::mkdir(spool.dir.c_str(), 0700);
   int qfd = ::open(quarantine_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -51,7 +53,8 @@ Expected<std::unique_ptr<IoWorker>> IoWorker::create(const std::string& log_file
     ::close(sfd);
     return Error{"log file " + log_file + ": " + std::strerror(errno)};
   }
-  rte_ring* r = rte_ring_create("mx_io_reqs", kIoRingSize, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  rte_ring* r = rte_ring_create("mx_io_reqs", std::clamp(ring_size, 2u, kIoRingSize), SOCKET_ID_ANY,
+                                RING_F_SC_DEQ | RING_F_EXACT_SZ);
   if (!r) {
     ::close(qfd);
     ::close(sfd);

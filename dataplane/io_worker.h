@@ -95,7 +95,8 @@ class IoWorker {
  public:
   // Opens (creates) the log file and the quarantine and spool directories, loads the spool.
   static Expected<std::unique_ptr<IoWorker>> create(const std::string& log_file, const std::string& quarantine_dir,
-                                                    const SpoolConfig& spool, const GatewayShared* shared);
+                                                    const SpoolConfig& spool, const GatewayShared* shared,
+                                                    uint32_t ring_size = kIoRingSize);
   ~IoWorker();
   // Net lcores register the ring they take deliveries from (before the thread starts work).
   void add_spool_target(rte_ring* ring);

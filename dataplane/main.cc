@@ -133,7 +133,7 @@ mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
   sc.bounce_ip = g.bounce_ip;
   sc.bounce_port = g.bounce_port;
   rt.gw.spool = mx::dp::GatewaySpool{g.spool_retry_min_s, g.spool_retry_max_s, g.spool_lifetime_s};
-  auto io = mx::dp::IoWorker::create(g.log_file, g.quarantine_dir, sc, &rt.gw);
+  auto io = mx::dp::IoWorker::create(g.log_file, g.quarantine_dir, sc, &rt.gw, g.io_ring_size);
   if (!io) return io.error();
   rt.io = std::move(*io);
   rt.gw.scan = rt.scan.get();

@@ -47,12 +47,12 @@ void print_counters(FILE* f, const std::vector<std::unique_ptr<NetLcore>>& lcore
                      " log_errors=%" PRIu64 " scan_ring_full=%" PRIu64 " io_ring_full=%" PRIu64
                      " snapshot_swaps=%" PRIu64 " spooled=%" PRIu64 " spool_deliveries=%" PRIu64
                      " output_stalled=%" PRIu64 " memory_refused=%" PRIu64 " client_gone=%" PRIu64
-                     " message_memory_in_use=%" PRIu64 " rcpt_refused_downstream=%" PRIu64 "\n",
+                     " message_memory_in_use=%" PRIu64 " rcpt_refused_downstream=%" PRIu64 " io_dropped=%" PRIu64 "\n",
                      l->lcore(), q->port->cfg->name.c_str(), g.sessions, g.sessions_refused, g.messages, g.delivered,
                      g.quarantined, g.rejected, g.tempfailed, g.relay_denied, g.policy_split, g.relay_failed,
                      g.log_errors, g.scan_ring_full, g.io_ring_full, g.snapshot_swaps, g.spooled,
                      g.spool_deliveries, g.output_stalled, g.memory_refused, g.client_gone,
-                     q->gateway->message_memory_in_use(), g.rcpt_refused_downstream);
+                     q->gateway->message_memory_in_use(), g.rcpt_refused_downstream, g.io_dropped);
       }
     }
   }

@@ -3,7 +3,8 @@
 # to aiosmtpd in the lab: every message arrives exactly once, byte for byte as smtp-source sent
 # it (compared with the same smtp-source run straight to the sink), and every one is in the log.
 # Then the SMTP smuggling variants: a second transaction hidden behind a non-CRLF dot never
-# becomes a second message downstream.
+# becomes a second message downstream. Last, the same load with an I/O ring of 2: requests wait
+# on their lcore for room (io_ring_full), and still every message gets 250, arrives and is logged.
 source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 SINK_PID=""
@@ -92,4 +93,23 @@ check "smuggling: no message starts with the smuggled header" bash -c \
   "! grep -l '^Subject: SMUGGLED' \$(ls -t '$SINK'/*.eml | head -n $((after - before + 1)) ) 2>/dev/null | xargs -r grep -L 'Subject: carrier' | grep -q ."
 check "smuggling: never from the smuggled sender" bash -c "! grep -q 'admin@example.test' '$SINK'/*.env"
 lab_down_checked
+
+# --- the I/O thread's ring full: final replies wait for room, never become 4xx, no record lost ---
+sed -i 's/^\[gateway\]$/&\nio_ring_size = 2/' "$work/lab.toml"
+grep -q '^io_ring_size = 2$' "$work/lab.toml"
+sink_stop "$SINK_PID"; SINK_PID=""
+txlog_mark
+"$LAB" up "$work/lab.toml" >/dev/null
+sink_start "$work/sink_io" 2526
+M=400
+ip netns exec mxlab timeout 300 smtp-source -s 20 -m "$M" -l 2048 -d -f load@sender.test -t io@example.test -N \
+  198.18.0.2:25 >"$work/source_io.out" 2>&1 && rc=0 || rc=$?
+check "small I/O ring: smtp-source finished without errors" eq "$rc" 0
+for _ in $(seq 1 100); do (( $(ls "$work/sink_io" | grep -c '\.eml$') >= M )) && break; sleep 0.1; done
+check "small I/O ring: every message arrived" eq "$(ls "$work/sink_io" | grep -c '\.eml$')" "$M"
+check "small I/O ring: one record per message, all 250" eq \
+  "$(tail -n +$((TXLOG_START + 1)) "$TXLOG" | grep '"event":"message"' | grep -c '"action":"deliver".*"reply":"250 ')" "$M"
+lab_down_checked
+check "small I/O ring: requests waited for room" grep -qE '^mxgate: gateway lcore=1 port=lab0 .* io_ring_full=[1-9][0-9]* ' "$LOG"
+check "small I/O ring: nothing tempfailed, nothing dropped" grep -qE '^mxgate: gateway lcore=1 port=lab0 .* tempfailed=0 .* io_dropped=0$' "$LOG"
 finish
