@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/ascii.h"
 #include "dataplane/txlog.h"
 
 namespace mx::dp {
@@ -55,19 +56,10 @@ struct HeaderPlan {
   size_t subject_value = kNoPos;  // the byte after the first Subject field's colon
 };
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (lower(s[i]) != prefix[i]) return false;
-  return true;
-}
-
 // The colon's offset when `line` is a field named `lname` (blanks may precede the colon,
 // RFC 5322 4.5.2 obs-optional), else kNoPos.
 size_t field_colon(std::string_view line, std::string_view lname) {
-  if (!starts_with_ci(line, lname)) return kNoPos;
+  if (!istarts_with(line, lname)) return kNoPos;
   size_t i = lname.size();
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
   return i < line.size() && line[i] == ':' ? i : kNoPos;
@@ -90,7 +82,7 @@ HeaderPlan walk_header(std::string_view m) {
       end = eol == kNoPos ? m.size() : eol + 1;
     }
     const std::string_view line = m.substr(pos, end - pos);
-    if (starts_with_ci(line, "x-mxgate-")) {
+    if (istarts_with(line, "x-mxgate-")) {
       plan.drop.emplace_back(pos, end);
     } else if (plan.subject_value == kNoPos) {
       const size_t colon = field_colon(line, "subject");

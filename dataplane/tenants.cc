@@ -183,13 +183,6 @@ std::optional<Error> read_user(const std::string& src, const TomlTable& t, User&
 
 }  // namespace
 
-std::string ascii_lower(std::string_view s) {
-  std::string o(s);
-  for (char& c : o)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return o;
-}
-
 const Tenant* Snapshot::tenant_for_domain(std::string_view domain) const {
   auto it = domains_.find(ascii_lower(domain));
   return it == domains_.end() ? nullptr : &tenants_[it->second];

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.h"
 #include "common/expected.h"
 #include "common/net_types.h"
 #include "scan/hs_rules.h"
@@ -98,6 +99,6 @@ Expected<std::shared_ptr<Snapshot>> parse_snapshot(std::string_view text, const 
                                                    uint64_t generation);
 Expected<std::shared_ptr<Snapshot>> load_snapshot(const std::string& path, uint64_t generation);
 
-std::string ascii_lower(std::string_view s);
+using mx::ascii_lower;
 
 }  // namespace mx::dp

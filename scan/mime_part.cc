@@ -1,23 +1,13 @@
 // scan/mime_part.cc — from header fields to PartInfo: candidates, flags, kind, readings.
 #include "scan/mime_part.h"
 
+#include "common/ascii.h"
 #include "scan/charset.h"
 #include "scan/encoded_word.h"
 #include "scan/mime_header.h"
 
 namespace mx::scan {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 

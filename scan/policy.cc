@@ -1,6 +1,7 @@
 // scan/policy.cc — decide(): the rules documented in scan/policy.h, in the same order.
 #include "scan/policy.h"
 
+#include "common/ascii.h"
 #include "scan/rules.h"
 
 #include <algorithm>
@@ -11,16 +12,6 @@ namespace {
 constexpr char kSanitizedByte = '_';
 constexpr unsigned char kFirstPrintable = 0x20;
 constexpr unsigned char kLastPrintable = 0x7e;
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view strip_trailing_dot(std::string_view d) {
   if (!d.empty() && d.back() == '.') d.remove_suffix(1);

@@ -5,6 +5,8 @@
 // STANDARDS: none (house format).
 #include "scan/rules.h"
 
+#include "common/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -25,7 +27,6 @@ bool is_name_char(char c) {
 }
 // RFC 5322 3.6.8 ftext: printable US-ASCII except ':'.
 bool is_ftext(char c) { return c >= 33 && c <= 126 && c != ':'; }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // One line being parsed, with the error context it builds.
 struct LineParser {
@@ -133,7 +134,7 @@ Expected<bool> parse_target(LineParser& p, Rule& r) {
     for (char c : h)
       if (!is_ftext(c)) return p.fail("invalid character in header name");
     r.target = RuleTarget::kHeader;
-    for (char c : h) r.header += lower(c);
+    for (char c : h) r.header += ascii_lower(c);
     if (!mod.empty()) r.header += ":" + std::string(mod);
     return true;
   }
@@ -175,7 +176,7 @@ Expected<bool> parse_regex(LineParser& p, Rule& r) {
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
+  c = ascii_lower(c);
   return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/ascii.h"
 #include "common/net_types.h"
 #include "smtp/smtp_limits.h"
 
@@ -16,7 +17,6 @@ bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_atext(unsigned char c) {
   return is_alpha(c) || is_digit(c) || (c < 0x80 && c && std::strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 // Length of the valid UTF-8 sequence at s[i] (2..4), or 0 if invalid (RFC 3629: no overlongs,
 // no surrogates, nothing above U+10FFFF).
@@ -184,7 +184,7 @@ PathError parse_domain_part(std::string_view dom, Mailbox& out) {
     out.utf8 |= utf8;
   }
   out.domain.reserve(dom.size());
-  for (char c : dom) out.domain += lower(c);
+  for (char c : dom) out.domain += ascii_lower(c);
   return PathError::kOk;
 }
 
@@ -241,13 +241,6 @@ PathError parse_path(std::string_view s, bool allow_null, bool utf8_allowed, Mai
 }
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 // RFC 3461 4: xtext = *( xchar / hexchar ), xchar = %d33-42 / %d44-60 / %d62-126,
 // hexchar = "+" 2(DIGIT / "A".."F").

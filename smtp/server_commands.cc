@@ -2,21 +2,11 @@
 // `check` only validates and replies; `proceed` (after the application's decision) only acts.
 #include <array>
 
+#include "common/ascii.h"
 #include "smtp/server.h"
 
 namespace mx::smtp {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Strips "FROM:" / "TO:" (case-insensitive) and tolerates spaces after the colon, as most
 // servers do; everything else is the path grammar's business.
