@@ -10,8 +10,8 @@
 #include <map>
 #include <sstream>
 
-#include "dataplane/toml.h"
-#include "dataplane/toml_reader.h"
+#include "ipc/toml.h"
+#include "ipc/toml_reader.h"
 
 namespace mx::cfg {
 namespace {

@@ -89,7 +89,7 @@ struct GatewaySection {
   bool enabled = false;
   uint16_t smtp_port = 25;
   std::string hostname = "mxgate.invalid";  // greeting, EHLO reply, relay HELO, Received
-  std::string tenants;        // the tenant snapshot file (dataplane/tenants.h); relative: to the config
+  std::string tenants;        // the tenant snapshot file (ipc/snapshot.h); relative: to the config
   std::string tls_cert;       // PEM; STARTTLS is offered when both are given
   std::string tls_key;
   std::string av_database;    // libclamav database directory

@@ -28,10 +28,9 @@
 #include "common/net_types.h"
 #include "dataplane/config.h"
 #include "dataplane/io_worker.h"
+#include "dataplane/ipc_use.h"
 #include "dataplane/msg_job.h"
 #include "dataplane/scan_worker.h"
-#include "dataplane/tenants.h"
-#include "dataplane/txlog.h"
 #include "smtp/connection.h"
 #include "tcpstack/tcp.h"
 

@@ -19,7 +19,7 @@
 
 #include "dataplane/durable.h"
 #include "dataplane/gateway.h"
-#include "dataplane/txlog.h"
+#include "dataplane/ipc_use.h"
 
 namespace mx::dp {
 namespace {

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "common/ascii.h"
-#include "dataplane/txlog.h"
+#include "dataplane/ipc_use.h"
 
 namespace mx::dp {
 

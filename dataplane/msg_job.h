@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "dataplane/tenants.h"
+#include "dataplane/ipc_use.h"
 #include "scan/pipeline.h"
 #include "scan/policy.h"
 

@@ -8,7 +8,7 @@
 // SECURITY: operator tool, run as the user that owns the directories. Ids are digits only, so
 // no path can be named through them. Quarantined content is never interpreted, and never reaches
 // the operator's terminal as it is: `list` and `show` print it through terminal_text
-// (dataplane/txlog.h: controls and escape sequences as \xNN), unless `show --raw` is asked for
+// (ipc/txlog.h: controls and escape sequences as \xNN), unless `show --raw` is asked for
 // (the message's bytes exactly, to redirect to a file or a pipe).
 //
 // Usage: mxgate-quarantine --config FILE list [--tenant NAME] | show [--raw] ID | release ID | delete ID
@@ -29,9 +29,8 @@
 
 #include "dataplane/config.h"
 #include "dataplane/durable.h"
+#include "dataplane/ipc_use.h"
 #include "dataplane/spool.h"
-#include "dataplane/tenants.h"
-#include "dataplane/txlog.h"
 
 namespace {
 

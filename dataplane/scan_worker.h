@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/expected.h"
+#include "common/strong_id.h"
 #include "dataplane/msg_job.h"
 #include "scan/av_pool.h"
 

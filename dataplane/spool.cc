@@ -5,8 +5,8 @@
 #include <ctime>
 #include <iterator>
 
-#include "dataplane/tenants.h"
-#include "dataplane/toml_reader.h"
+#include "dataplane/ipc_use.h"
+#include "ipc/toml_reader.h"
 #include "smtp/smtp_limits.h"
 
 namespace mx::dp {

@@ -18,6 +18,7 @@
 
 #include "common/bytes.h"
 #include "common/strong_id.h"
+#include "common/tls_policy.h"
 #include "smtp/address.h"
 #include "smtp/reply.h"
 #include "smtp/tls.h"
@@ -32,12 +33,7 @@ constexpr uint64_t kClientCommandTimeoutNs = 300 * kNsPerSec;
 constexpr uint64_t kClientDataInitTimeoutNs = 120 * kNsPerSec;
 constexpr uint64_t kClientFinalDotTimeoutNs = 600 * kNsPerSec;
 
-enum class TlsPolicy : uint8_t {
-  kNone,            // never STARTTLS
-  kOpportunistic,   // STARTTLS when offered; continue in clear if it is not
-  kRequired,        // STARTTLS or nothing (certificate not checked)
-  kRequiredVerify,  // STARTTLS with a certificate that matches server_name, or nothing
-};
+using mx::TlsPolicy;  // common/tls_policy.h (kRequiredVerify: server_name must match)
 
 struct ClientConfig {
   std::string helo_name = "mxgate.invalid";

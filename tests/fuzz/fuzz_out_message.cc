@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "dataplane/ipc_use.h"
 #include "dataplane/msg_job.h"
-#include "dataplane/txlog.h"
 #include "scan/mime_parser.h"
 
 namespace {

@@ -1,14 +1,14 @@
-// dataplane/tenants.cc — the tenant snapshot's schema (docs/tenants.md).
-#include "dataplane/tenants.h"
+// ipc/snapshot.cc — the tenant snapshot's schema (docs/tenants.md).
+#include "ipc/snapshot.h"
 
 #include <fstream>
 #include <sstream>
 
-#include "dataplane/toml.h"
-#include "dataplane/toml_reader.h"
+#include "ipc/toml.h"
+#include "ipc/toml_reader.h"
 #include "scan/rules.h"
 
-namespace mx::dp {
+namespace mx::ipc {
 namespace {
 
 using cfg::TomlReader;
@@ -127,7 +127,7 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
   if (!out.route_tls_name.empty() && (!valid_domain(out.route_tls_name) || Ipv4Addr::parse(out.route_tls_name)))
     return Error{r.where(*r.raw("route_tls_name"), "route_tls_name") + "'" + out.route_tls_name +
                  "' is not a host name (the route's MX name, e.g. mx1.example.test)"};
-  using P = smtp::TlsPolicy;
+  using P = TlsPolicy;
   if (tls == "none") out.route_tls = P::kNone;
   else if (tls == "opportunistic") out.route_tls = P::kOpportunistic;
   else if (tls == "required") out.route_tls = P::kRequired;
@@ -271,4 +271,4 @@ Expected<std::shared_ptr<Snapshot>> load_snapshot(const std::string& path, uint6
   return parse_snapshot(*text, path, generation);
 }
 
-}  // namespace mx::dp
+}  // namespace mx::ipc

@@ -1,11 +1,11 @@
-// tests/unit/dataplane/txlog_test.cc — the log record's JSON strings and header lookup.
-#include "dataplane/txlog.h"
+// tests/unit/ipc/txlog_test.cc — the log record's JSON strings and header lookup.
+#include "ipc/txlog.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace mx::dp {
+namespace mx::ipc {
 namespace {
 
 std::string js(std::string_view s) {
@@ -65,4 +65,4 @@ TEST(TxLog, TerminalTextShowsControlsAsEscapes) {
 }
 
 }  // namespace
-}  // namespace mx::dp
+}  // namespace mx::ipc

@@ -1,5 +1,5 @@
-// tests/unit/dataplane/toml_test.cc
-#include "dataplane/toml.h"
+// tests/unit/ipc/toml_test.cc
+#include "ipc/toml.h"
 
 #include <gtest/gtest.h>
 

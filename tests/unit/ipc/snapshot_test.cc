@@ -1,6 +1,6 @@
-// tests/unit/dataplane/tenants_test.cc — the tenant snapshot: lookups, policies, and every
+// tests/unit/ipc/snapshot_test.cc — the tenant snapshot: lookups, policies, and every
 // error naming file:line and key.
-#include "dataplane/tenants.h"
+#include "ipc/snapshot.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-namespace mx::dp {
+namespace mx::ipc {
 namespace {
 
 const char* kTwo = R"(
@@ -49,7 +49,7 @@ TEST(Tenants, ParsesTenantsUsersAndPolicies) {
   EXPECT_EQ(t.domains, (std::vector<std::string>{"example.test", "example.org"}));
   EXPECT_EQ(t.route_ip.to_string(), "198.18.0.1");
   EXPECT_EQ(t.route_port, 2526);
-  EXPECT_EQ(t.route_tls, smtp::TlsPolicy::kRequired);
+  EXPECT_EQ(t.route_tls, TlsPolicy::kRequired);
   EXPECT_EQ(t.route_tls_name, "mx1.example.test");
   EXPECT_EQ(snap.tenants()[1].route_tls_name, "") << "no name: the route's address, no SNI";
   EXPECT_TRUE(t.spool);
@@ -65,7 +65,7 @@ TEST(Tenants, ParsesTenantsUsersAndPolicies) {
   EXPECT_EQ(t.max_message_size, 1048576u);
   ASSERT_TRUE(t.rules);
   EXPECT_EQ(snap.tenants()[1].route_port, 25);  // default port
-  EXPECT_EQ(snap.tenants()[1].route_tls, smtp::TlsPolicy::kOpportunistic);
+  EXPECT_EQ(snap.tenants()[1].route_tls, TlsPolicy::kOpportunistic);
   ASSERT_EQ(snap.users().size(), 1u);
   EXPECT_EQ(snap.users()[0].address, "Bob@example.test");
   EXPECT_EQ(snap.users()[0].prefs.spam_threshold, 2000);
@@ -229,4 +229,4 @@ TEST(Tenants, TheLabSnapshotLoads) {
 }
 
 }  // namespace
-}  // namespace mx::dp
+}  // namespace mx::ipc

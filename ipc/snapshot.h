@@ -1,4 +1,4 @@
-// dataplane/tenants.h — the tenant snapshot: tenants, their domains, the route to their mail
+// ipc/snapshot.h — the tenant snapshot: tenants, their domains, the route to their mail
 // server, its TLS policy, their rules, users' preferences, spooling, limits. Read from a TOML
 // file (format in docs/tenants.md) at start and on SIGHUP; mxgate-control will push the same
 // format. A snapshot is immutable once built and shared (std::shared_ptr) by every session that
@@ -21,11 +21,11 @@
 #include "common/ascii.h"
 #include "common/expected.h"
 #include "common/net_types.h"
+#include "common/tls_policy.h"
 #include "scan/hs_rules.h"
 #include "scan/policy.h"
-#include "smtp/client.h"
 
-namespace mx::dp {
+namespace mx::ipc {
 
 constexpr size_t kMaxTenants = 10000;
 constexpr size_t kMaxTenantDomains = 1000;   // per tenant
@@ -41,7 +41,7 @@ struct Tenant {
   std::vector<std::string> domains;  // lower case
   Ipv4Addr route_ip;
   uint16_t route_port = 25;
-  smtp::TlsPolicy route_tls = smtp::TlsPolicy::kOpportunistic;
+  TlsPolicy route_tls = TlsPolicy::kOpportunistic;
   // The route's host name (its MX name): sent as SNI and, with required-verify, what the
   // server's certificate must match. Empty: the route's address (no SNI; an IP SAN must match).
   std::string route_tls_name;
@@ -99,6 +99,4 @@ Expected<std::shared_ptr<Snapshot>> parse_snapshot(std::string_view text, const 
                                                    uint64_t generation);
 Expected<std::shared_ptr<Snapshot>> load_snapshot(const std::string& path, uint64_t generation);
 
-using mx::ascii_lower;
-
-}  // namespace mx::dp
+}  // namespace mx::ipc

@@ -1,12 +1,12 @@
-// dataplane/txlog.cc — pieces of the transaction log record: JSON string escaping and the
+// ipc/txlog.cc — pieces of the transaction log record: JSON string escaping and the
 // header lookup for Subject and Message-ID; the terminal rendering of untrusted bytes.
-#include "dataplane/txlog.h"
+#include "ipc/txlog.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
 
-namespace mx::dp {
+namespace mx::ipc {
 
 std::string log_time() {
   timespec ts{};
@@ -125,4 +125,4 @@ std::string header_value(ByteSpan msg, std::string_view name, size_t max) {
   return {};
 }
 
-}  // namespace mx::dp
+}  // namespace mx::ipc

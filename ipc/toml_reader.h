@@ -1,4 +1,4 @@
-// dataplane/toml_reader.h — typed, range-checked access to one TOML table (dataplane/toml.h) for
+// ipc/toml_reader.h — typed, range-checked access to one TOML table (ipc/toml.h) for
 // the config and tenant-snapshot schemas; every error names file:line, section and key.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 #include "common/expected.h"
 #include "common/net_types.h"
-#include "dataplane/toml.h"
+#include "ipc/toml.h"
 
 namespace mx::cfg {
 

@@ -1,4 +1,4 @@
-// dataplane/toml.h — a strict reader for the subset of TOML v1.0 that mxgate configs use.
+// ipc/toml.h — a strict reader for the subset of TOML v1.0 that mxgate configs use.
 //
 // Supported: comments, [table], [[array of tables]], bare keys, basic and literal strings,
 // decimal integers (with '_' separators), booleans, arrays (may span lines). Anything else —

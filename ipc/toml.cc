@@ -1,5 +1,5 @@
-// dataplane/toml.cc — strict TOML subset reader (see toml.h for what is accepted).
-#include "dataplane/toml.h"
+// ipc/toml.cc — strict TOML subset reader (see toml.h for what is accepted).
+#include "ipc/toml.h"
 
 #include <charconv>
 

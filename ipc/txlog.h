@@ -1,4 +1,4 @@
-// dataplane/txlog.h — pieces of the transaction log record (one JSON line per message and per
+// ipc/txlog.h — pieces of the transaction log record (one JSON line per message and per
 // refused attempt; fields in docs/gateway.md).
 //
 // SECURITY: every string comes from the network; json_string escapes it so that a record is
@@ -12,7 +12,7 @@
 
 #include "common/bytes.h"
 
-namespace mx::dp {
+namespace mx::ipc {
 
 constexpr size_t kMaxLogSubject = 256;           // bytes of Subject / Message-ID kept in a record
 constexpr size_t kMaxLogHeaderScan = 64 * 1024;  // header bytes searched for them
@@ -32,4 +32,4 @@ std::string terminal_text(std::string_view bytes);
 // unfolded, raw (not RFC 2047-decoded), at most `max` bytes; empty if absent.
 std::string header_value(ByteSpan msg, std::string_view name, size_t max);
 
-}  // namespace mx::dp
+}  // namespace mx::ipc

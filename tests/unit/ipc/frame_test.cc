@@ -1,0 +1,119 @@
+// tests/unit/ipc/frame_test.cc — IPC framing: round trips split at every byte, and every kind
+// of bad header ends the channel with a reason before any payload is buffered.
+#include "ipc/frame.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace mx::ipc {
+namespace {
+
+ByteSpan bytes(std::string_view s) { return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+struct Got {
+  FrameType type;
+  uint64_t seq;
+  std::string payload;
+};
+
+// Feeds `stream` in pieces of `step` bytes and collects every frame.
+std::vector<Got> decode(const std::string& stream, size_t step, FrameReader& r) {
+  std::vector<Got> out;
+  size_t pos = 0;
+  while (pos < stream.size() && !r.failed()) {
+    const size_t n = std::min(step, stream.size() - pos);
+    size_t used = 0;
+    while (used < n && !r.failed()) {
+      used += r.feed(bytes(std::string_view(stream).substr(pos + used, n - used)));
+      FrameHeader h;
+      std::string_view p;
+      while (r.next(h, p)) out.push_back(Got{h.type, h.seq, std::string(p)});
+    }
+    pos += n;
+  }
+  return out;
+}
+
+TEST(IpcFrame, RoundTripsWhateverTheSplit) {
+  const std::string stream = encode_frame(FrameType::kHello, 7, "node-a") + encode_frame(FrameType::kSnapshot, 42, "[[tenant]]\nname = \"x\"\n") +
+                             encode_frame(FrameType::kAck, 42, "") + encode_frame(FrameType::kLogBatch, 1000, "{\"a\":1}\n{\"b\":2}\n") +
+                             encode_frame(FrameType::kPing, 3, "");
+  for (size_t step = 1; step <= stream.size(); ++step) {
+    FrameReader r;
+    const auto got = decode(stream, step, r);
+    ASSERT_FALSE(r.failed()) << r.error();
+    ASSERT_EQ(got.size(), 5u) << "step " << step;
+    EXPECT_EQ(got[0].type, FrameType::kHello);
+    EXPECT_EQ(got[0].seq, 7u);
+    EXPECT_EQ(got[0].payload, "node-a");
+    EXPECT_EQ(got[1].type, FrameType::kSnapshot);
+    EXPECT_EQ(got[1].seq, 42u);
+    EXPECT_EQ(got[1].payload, "[[tenant]]\nname = \"x\"\n");
+    EXPECT_EQ(got[2].type, FrameType::kAck);
+    EXPECT_EQ(got[2].payload, "");
+    EXPECT_EQ(got[3].seq, 1000u);
+    EXPECT_EQ(got[4].type, FrameType::kPing);
+    EXPECT_EQ(r.buffered(), 0u);
+  }
+}
+
+TEST(IpcFrame, HeaderIsBigEndianAsDocumented) {
+  const std::string f = encode_frame(FrameType::kNack, 0x0102030405060708ull, "why");
+  ASSERT_EQ(f.size(), kFrameHeaderBytes + 3);
+  EXPECT_EQ(f.substr(0, 4), "MXIP");
+  EXPECT_EQ(std::string(f.data() + 4, 4), std::string("\x00\x01\x00\x04", 4));
+  EXPECT_EQ(std::string(f.data() + 8, 8), std::string("\x00\x00\x00\x03\x00\x00\x00\x00", 8));
+  EXPECT_EQ(std::string(f.data() + 16, 8), "\x01\x02\x03\x04\x05\x06\x07\x08");
+}
+
+std::string with(std::string f, size_t at, std::string_view bytes_at) {
+  f.replace(at, bytes_at.size(), bytes_at);
+  return f;
+}
+
+TEST(IpcFrame, BadHeadersEndTheChannelWithAReason) {
+  const std::string ok = encode_frame(FrameType::kLogAck, 1, "");
+  struct Case {
+    std::string stream;
+    std::string reason;
+  } cases[] = {
+      {with(ok, 0, "HTTP"), "not an mxgate IPC stream"},
+      {with(ok, 4, std::string("\x00\x02", 2)), "IPC version 2, this side speaks 1"},
+      {with(ok, 6, std::string("\x00\x00", 2)), "unknown frame type 0"},
+      {with(ok, 6, std::string("\x00\x63", 2)), "unknown frame type 99"},
+      {with(ok, 12, std::string("\x00\x00\x00\x01", 4)), "reserved flags"},
+      {with(ok, 8, std::string("\x00\x00\x00\x01", 4)), "log-ack frame of 1 bytes exceeds its limit of 0"},
+      {with(encode_frame(FrameType::kHello, 0, ""), 8, std::string("\x00\x00\x01\x01", 4)), "hello frame of 257 bytes"},
+      {with(encode_frame(FrameType::kSnapshot, 0, ""), 8, std::string("\x7f\xff\xff\xff", 4)), "snapshot frame of 2147483647 bytes"},
+  };
+  for (const Case& c : cases) {
+    FrameReader r;
+    const auto got = decode(c.stream + std::string(100, 'x'), 3, r);
+    EXPECT_TRUE(got.empty());
+    ASSERT_TRUE(r.failed()) << c.reason;
+    EXPECT_NE(r.error().find(c.reason), std::string::npos) << r.error();
+    EXPECT_LE(r.buffered(), kFrameHeaderBytes) << "no payload buffered after a bad header";
+    EXPECT_EQ(r.feed(bytes("more")), 0u) << "nothing more is read after an error";
+  }
+}
+
+// A frame that is not taken holds the reader: feed() takes nothing more until next().
+TEST(IpcFrame, ACompleteFrameWaitsToBeTaken) {
+  const std::string two = encode_frame(FrameType::kPing, 1, "") + encode_frame(FrameType::kPong, 1, "");
+  FrameReader r;
+  EXPECT_EQ(r.feed(bytes(two)), kFrameHeaderBytes);
+  EXPECT_EQ(r.feed(bytes(std::string_view(two).substr(kFrameHeaderBytes))), 0u);
+  FrameHeader h;
+  std::string_view p;
+  ASSERT_TRUE(r.next(h, p));
+  EXPECT_EQ(h.type, FrameType::kPing);
+  EXPECT_FALSE(r.next(h, p));
+  EXPECT_EQ(r.feed(bytes(std::string_view(two).substr(kFrameHeaderBytes))), kFrameHeaderBytes);
+  ASSERT_TRUE(r.next(h, p));
+  EXPECT_EQ(h.type, FrameType::kPong);
+}
+
+}  // namespace
+}  // namespace mx::ipc

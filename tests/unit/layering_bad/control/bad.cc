@@ -1,0 +1,2 @@
+// A fixture for the layering check: control/ must never include dataplane/.
+#include "dataplane/gateway.h"
