@@ -1,6 +1,7 @@
 // ipc/snapshot.cc — the tenant snapshot's schema (docs/tenants.md).
 #include "ipc/snapshot.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -90,7 +91,7 @@ Expected<std::string> read_file(const std::string& path, size_t max) {
 
 std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Tenant& out) {
   TomlReader r(src, t);
-  if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "route_tls_name", "spool", "verify_recipients", "rules", "spam_threshold",
+  if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "route_tls_name", "spool", "verify_recipients", "rules", "rules_text", "spam_threshold",
                                  "bulk_threshold", "action_clean", "action_bulk", "action_spam", "action_phish",
                                  "action_unscannable", "subject_tag", "allow_senders", "block_senders",
                                  "max_message_size"}))
@@ -107,6 +108,11 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
   r.boolean("spool", out.spool, err);
   r.boolean("verify_recipients", out.verify_recipients, err);
   r.str("rules", rules, err);
+  r.str("rules_text", out.rules_text, err);
+  if (!err && r.raw("rules") && r.raw("rules_text"))
+    return Error{r.where(*r.raw("rules_text"), "rules_text") + "a tenant has rules or rules_text, not both"};
+  if (!err && out.rules_text.size() > kMaxRulesFileBytes)
+    return Error{r.where(*r.raw("rules_text"), "rules_text") + "larger than " + std::to_string(kMaxRulesFileBytes) + " bytes"};
   r.str("subject_tag", out.policy.subject_tag, err);
   r.uint("max_message_size", out.max_message_size, 1024, 1ull << 30, err);
   if (err) return err;
@@ -213,7 +219,7 @@ const Tenant* Snapshot::lookup(std::string_view local, std::string_view domain, 
 
 Expected<std::shared_ptr<Snapshot>> parse_snapshot(std::string_view text, const std::string& source,
                                                    uint64_t generation) {
-  auto doc = cfg::parse_toml(text, source);
+  auto doc = cfg::parse_toml(text, source, kMaxSnapshotDocumentBytes);
   if (!doc) return doc.error();
   auto snap = std::make_shared<Snapshot>();
   snap->generation_ = generation;
@@ -269,6 +275,65 @@ Expected<std::shared_ptr<Snapshot>> load_snapshot(const std::string& path, uint6
   auto text = read_file(path, cfg::kTomlMaxBytes);
   if (!text) return text.error();
   return parse_snapshot(*text, path, generation);
+}
+
+std::string toml_quote(std::string_view s) {
+  std::string o = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\t': o += "\\t"; break;
+      case '\r': o += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          o += buf;
+        } else {
+          o += ch;
+        }
+    }
+  }
+  o += '"';
+  return o;
+}
+
+Expected<std::string> self_contained_snapshot(std::string_view text, const std::string& source) {
+  if (auto snap = parse_snapshot(text, source, 0); !snap) return snap.error();
+  auto doc = cfg::parse_toml(text, source, kMaxSnapshotDocumentBytes);
+  if (!doc) return doc.error();
+  // The lines that name a rules file, and what replaces each (one key per line in this TOML).
+  std::map<int, std::string> replace;
+  for (const TomlTable& t : doc->tables) {
+    if (t.name != "tenant") continue;
+    for (const auto& [key, value] : t.entries) {
+      if (key != "rules" || value.str.empty()) continue;
+      const std::string path = value.str[0] == '/' ? value.str : dir_of(source) + value.str;
+      auto rules = read_file(path, kMaxRulesFileBytes);
+      if (!rules) return Error{source + ":" + std::to_string(value.line) + ": rules: " + rules.error().message};
+      replace[value.line] = "rules_text = " + toml_quote(*rules);
+    }
+  }
+  std::string out;
+  int line = 1;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    const size_t end = eol == std::string_view::npos ? text.size() : eol + 1;
+    auto it = replace.find(line);
+    if (it != replace.end()) {
+      out += it->second;
+      out += '\n';
+    } else {
+      out.append(text.substr(pos, end - pos));
+    }
+    pos = end;
+    ++line;
+  }
+  return out;
 }
 
 }  // namespace mx::ipc

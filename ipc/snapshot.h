@@ -32,6 +32,8 @@ constexpr size_t kMaxTenantDomains = 1000;   // per tenant
 constexpr size_t kMaxUsers = 1000000;
 constexpr size_t kMaxListEntries = 10000;    // allow/block entries per list
 constexpr size_t kMaxRulesFileBytes = 16u << 20;
+// A snapshot document, rules inline (what mxgate-control pushes; ipc/frame.h bounds the frame).
+constexpr size_t kMaxSnapshotDocumentBytes = 256u << 20;
 // RFC 5233 section 2: "user+detail" is the user's mailbox with a detail part.
 constexpr char kSubAddressSeparator = '+';
 
@@ -98,5 +100,12 @@ class Snapshot {
 Expected<std::shared_ptr<Snapshot>> parse_snapshot(std::string_view text, const std::string& source,
                                                    uint64_t generation);
 Expected<std::shared_ptr<Snapshot>> load_snapshot(const std::string& path, uint64_t generation);
+
+// The same document with every tenant's `rules = "FILE"` replaced by `rules_text = "..."` (the
+// file's content, read relative to `source`), so that it can be pushed to nodes that do not have
+// the files. The document is validated first (parse_snapshot): errors name source:line and key.
+Expected<std::string> self_contained_snapshot(std::string_view text, const std::string& source);
+// A TOML basic string (quoted, escaped) holding `s`.
+std::string toml_quote(std::string_view s);
 
 }  // namespace mx::ipc

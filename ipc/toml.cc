@@ -31,10 +31,11 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 class Parser {
  public:
-  Parser(std::string_view text, const std::string& source) : s_(text), src_(source) {}
+  Parser(std::string_view text, const std::string& source, size_t max_bytes)
+      : s_(text), src_(source), max_(max_bytes) {}
 
   Expected<TomlDoc> run() {
-    if (s_.size() > kTomlMaxBytes) return fail("file larger than " + std::to_string(kTomlMaxBytes) + " bytes");
+    if (s_.size() > max_) return fail("file larger than " + std::to_string(max_) + " bytes");
     doc_.tables.push_back(TomlTable{"", false, 1, {}});
     while (true) {
       skip_ws_comments_newlines();
@@ -263,6 +264,7 @@ class Parser {
 
   std::string_view s_;
   const std::string& src_;
+  size_t max_;
   size_t pos_ = 0;
   int line_ = 1;
   std::string err_;
@@ -277,8 +279,8 @@ const TomlValue* TomlTable::find(std::string_view key) const {
   return nullptr;
 }
 
-Expected<TomlDoc> parse_toml(std::string_view text, const std::string& source) {
-  return Parser(text, source).run();
+Expected<TomlDoc> parse_toml(std::string_view text, const std::string& source, size_t max_bytes) {
+  return Parser(text, source, max_bytes).run();
 }
 
 const char* kind_name(TomlValue::Kind k) {

@@ -44,7 +44,9 @@ struct TomlDoc {
 };
 
 // `source` names the input in error messages ("file:line: ...").
-Expected<TomlDoc> parse_toml(std::string_view text, const std::string& source);
+// `max_bytes`: the document's bound (kTomlMaxBytes for config files; snapshots pushed by
+// mxgate-control carry their rules inline and have their own, ipc/snapshot.h).
+Expected<TomlDoc> parse_toml(std::string_view text, const std::string& source, size_t max_bytes = kTomlMaxBytes);
 
 const char* kind_name(TomlValue::Kind k);
 

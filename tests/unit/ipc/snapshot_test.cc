@@ -228,5 +228,44 @@ TEST(Tenants, TheLabSnapshotLoads) {
   EXPECT_EQ((*s)->tenants()[0].route_port, 2526);
 }
 
+// What mxgate-control pushes: the rules inline, so a node needs no files. The self-contained
+// form of the lab's snapshot parses to the same tenants with the same rules, and quoting keeps
+// every byte (quotes, backslashes, control characters).
+TEST(Tenants, SelfContainedSnapshotCarriesTheRulesInline) {
+  const std::string src = std::string(MX_SOURCE_ROOT) + "/config/tenants.toml";
+  std::ifstream in(src);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto doc = self_contained_snapshot(text, src);
+  ASSERT_TRUE(doc) << doc.error().message;
+  EXPECT_EQ(doc->find("rules = \""), std::string::npos);
+  EXPECT_NE(doc->find("rules_text = \""), std::string::npos);
+  auto a = parse_snapshot(text, src, 1);
+  auto b = parse_snapshot(*doc, "/nonexistent/pushed.toml", 2);  // no file to read: all inline
+  ASSERT_TRUE(a && b) << (b ? "" : b.error().message);
+  ASSERT_EQ((*a)->tenants().size(), (*b)->tenants().size());
+  for (size_t i = 0; i < (*a)->tenants().size(); ++i) {
+    EXPECT_EQ((*a)->tenants()[i].name, (*b)->tenants()[i].name);
+    EXPECT_EQ((*a)->tenants()[i].rules_text, (*b)->tenants()[i].rules_text);
+    EXPECT_EQ((*a)->tenants()[i].domains, (*b)->tenants()[i].domains);
+  }
+  EXPECT_EQ((*a)->users().size(), (*b)->users().size());
+  const std::string odd = "a \"quoted\" \\ back\tslash\r\n\x01\x7f end \xc3\xa9";
+  const std::string one = "[[tenant]]\nname = \"q\"\ndomains = [\"q.test\"]\nroute = \"198.18.0.1\"\nsubject_tag = " +
+                          toml_quote(odd) + "\n";
+  auto q = parse_snapshot(one, "q.toml", 1);
+  ASSERT_TRUE(q) << q.error().message;
+  EXPECT_EQ((*q)->tenants()[0].policy.subject_tag, odd);
+}
+
+TEST(Tenants, SelfContainedSnapshotRefusesWhatDoesNotParse) {
+  auto bad = self_contained_snapshot("[[tenant]]\nname = \"a\"\n", "x.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("x.toml:"), std::string::npos) << bad.error().message;
+  auto both = parse_snapshot("[[tenant]]\nname = \"a\"\ndomains = [\"a.test\"]\nroute = \"198.18.0.1\"\n"
+                             "rules = \"a.rules\"\nrules_text = \"\"\n", "y.toml", 1);
+  ASSERT_FALSE(both);
+  EXPECT_NE(both.error().message.find("not both"), std::string::npos) << both.error().message;
+}
+
 }  // namespace
 }  // namespace mx::ipc
