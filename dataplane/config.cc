@@ -245,6 +245,28 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   return std::nullopt;
 }
 
+std::optional<Error> read_control(const std::string& src, const TomlTable& t, ControlSection& c) {
+  TomlReader r(src, t);
+  if (auto err = r.unknown_keys({"socket", "node_name", "state_dir"})) return err;
+  for (const char* k : {"socket", "node_name", "state_dir"})
+    if (auto err = r.missing(k)) return err;
+  std::optional<Error> err;
+  r.str("socket", c.socket, err);
+  r.str("node_name", c.node_name, err);
+  r.str("state_dir", c.state_dir, err);
+  if (err) return err;
+  c.enabled = true;
+  c.line = t.line;
+  if (c.node_name.empty() || c.node_name.size() > 64 ||
+      c.node_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != std::string::npos)
+    return Error{r.where(*r.raw("node_name"), "node_name") + "'" + c.node_name +
+                 "' is not 1..64 letters, digits, '.', '-', '_'"};
+  if (c.socket.size() >= 108) return Error{r.where(*r.raw("socket"), "socket") + "longer than a Unix socket path can be"};
+  c.socket = resolve_path(src, c.socket);
+  c.state_dir = resolve_path(src, c.state_dir);
+  return std::nullopt;
+}
+
 std::optional<Error> cross_check(const std::string& src, Config& c, const TomlDoc& doc) {
   auto line_of = [&](const char* table) {
     for (const auto& t : doc.tables)
@@ -273,7 +295,7 @@ Expected<Config> parse_config(std::string_view text, const std::string& source) 
   if (!doc) return doc.error();
   Config c;
   c.path = source;
-  bool have_eal = false, have_dp = false, have_tcp = false, have_gw = false;
+  bool have_eal = false, have_dp = false, have_tcp = false, have_gw = false, have_ctl = false;
   for (const TomlTable& t : doc->tables) {
     std::optional<Error> err;
     if (t.name.empty()) {
@@ -295,15 +317,20 @@ Expected<Config> parse_config(std::string_view text, const std::string& source) 
     } else if (t.name == "gateway" && !t.array && !have_gw) {
       have_gw = true;
       err = read_gateway(source, t, c.gateway);
+    } else if (t.name == "control" && !t.array && !have_ctl) {
+      have_ctl = true;
+      err = read_control(source, t, c.control);
     } else {
       err = Error{source + ":" + std::to_string(t.line) + ": unknown section " + (t.array ? "[[" : "[") + t.name +
-                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane], [tcp], [gateway])"};
+                  (t.array ? "]]" : "]") + " (known: [eal], [[port]], [dataplane], [tcp], [gateway], [control])"};
     }
     if (err) return *err;
   }
   if (!have_eal) return Error{source + ": missing section [eal]"};
   if (!have_dp) return Error{source + ": missing section [dataplane]"};
   if (auto err = cross_check(source, c, *doc)) return *err;
+  if (c.control.enabled && !c.gateway.enabled)
+    return Error{source + ":" + std::to_string(c.control.line) + ": [control] needs a [gateway] (it pushes its tenants)"};
   return c;
 }
 

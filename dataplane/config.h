@@ -121,6 +121,16 @@ struct GatewaySection {
   int line = 0;
 };
 
+// [control]: the channel to mxgate-control (docs/control.md). Absent: the tenant snapshot is the
+// file in [gateway] tenants, reloaded on SIGHUP.
+struct ControlSection {
+  bool enabled = false;
+  std::string socket;      // mxgate-control's node socket
+  std::string node_name;   // how this node names itself (letters, digits, '.', '-', '_'; 1..64)
+  std::string state_dir;   // where the last snapshot pushed is kept, to restart with it
+  int line = 0;
+};
+
 struct Config {
   std::string path;
   EalConfig eal;
@@ -128,6 +138,7 @@ struct Config {
   DataplaneConfig dataplane;
   TcpSection tcp;
   GatewaySection gateway;
+  ControlSection control;
 };
 
 Expected<Config> parse_config(std::string_view text, const std::string& source);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "dataplane/config.h"
+#include "dataplane/control_link.h"
 #include "dataplane/eal_args.h"
 #include "dataplane/gateway.h"
 #include "dataplane/io_worker.h"
@@ -83,6 +84,7 @@ struct Runtime {
   std::unique_ptr<mx::dp::ScanWorker> scan;
   std::unique_ptr<mx::dp::IoWorker> io;
   mx::dp::GatewayShared gw;
+  uint64_t control_generation = 0;  // the mxgate-control generation served (0: the tenants file)
   std::vector<std::unique_ptr<mx::dp::NetLcore>> lcores;
   ~Runtime() {
     // The workers answer what they hold into the gateways' rings, so they stop first.
@@ -100,10 +102,22 @@ struct Runtime {
 // The gateway's process-wide parts: tenant snapshot, TLS, libclamav, the scan and I/O threads.
 mx::Expected<bool> start_gateway(const mx::cfg::Config& c, Runtime& rt) {
   const mx::cfg::GatewaySection& g = c.gateway;
-  auto snap = mx::dp::load_snapshot(g.tenants, 1);
-  if (!snap) return mx::Error{"tenants: " + snap.error().message};
+  // With a [control] section, the last snapshot control pushed (kept in state_dir) comes first.
+  if (c.control.enabled) {
+    auto pushed = mx::dp::load_pushed_snapshot(c.control.state_dir);
+    if (!pushed) return mx::Error{"[control] state: " + pushed.error().message};
+    if (pushed->snapshot) {
+      rt.control_generation = pushed->generation;
+      rt.gw.publish(std::move(pushed->snapshot));
+      std::fprintf(stderr, "mxgate: serving generation %" PRIu64 " kept from mxgate-control\n", rt.control_generation);
+    }
+  }
+  if (!rt.control_generation) {
+    auto snap = mx::dp::load_snapshot(g.tenants, 1);
+    if (!snap) return mx::Error{"tenants: " + snap.error().message};
+    rt.gw.publish(std::move(*snap));
+  }
   rt.gw.cfg = &g;
-  rt.gw.publish(std::move(*snap));
   // The memory budget for messages in flight (docs/config.md): a quarter of the machine unless set.
   const uint64_t phys = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
   rt.gw.msg_mem.limit = g.message_memory_mb ? uint64_t{g.message_memory_mb} << 20 : phys / 4;
@@ -205,10 +219,21 @@ int run(const mx::cfg::Config& c, const char* argv0) {
   std::fflush(stderr);
 
   uint64_t generation = 1;
+  std::unique_ptr<mx::dp::ControlLink> link;
+  if (c.control.enabled) link = std::make_unique<mx::dp::ControlLink>(c.control, rt.gw, rt.control_generation);
   while (!g_stop.load()) {
     timespec ts{0, 100 * 1000 * 1000};
     nanosleep(&ts, nullptr);
-    if (g_reload.exchange(false) && c.gateway.enabled) {
+    if (link) {
+      timespec mono{};
+      clock_gettime(CLOCK_MONOTONIC, &mono);
+      link->poll(static_cast<uint64_t>(mono.tv_sec) * 1000 + static_cast<uint64_t>(mono.tv_nsec) / 1000000);
+    }
+    if (link && g_reload.exchange(false)) {
+      std::fprintf(stderr, "mxgate: SIGHUP ignored for tenants: the policy comes from mxgate-control (generation %" PRIu64 ")\n",
+                   link->serving());
+      std::fflush(stderr);
+    } else if (c.gateway.enabled && g_reload.exchange(false)) {
       // SIGHUP: a new tenant snapshot; a bad file leaves the running one in place.
       auto snap = mx::dp::load_snapshot(c.gateway.tenants, ++generation);
       if (!snap) {

@@ -208,5 +208,28 @@ TEST(Config, GatewaySectionErrorsNameTheKey) {
   EXPECT_NE(unknown.error().message.find("unknown key 'spool'"), std::string::npos);
 }
 
+// [control]: the channel to mxgate-control; paths relative to the config; the node name checked.
+TEST(Config, ControlSection) {
+  const std::string gw = std::string(kGood) +
+                         "\n[gateway]\ntenants = \"t\"\nav_database = \"a\"\nlog_file = \"l\"\nspool_dir = \"s\"\nquarantine_dir = \"q\"\n";
+  auto c = parse_config(gw + "\n[control]\nsocket = \"control.sock\"\nnode_name = \"lab-1\"\nstate_dir = \"/var/lib/mxgate\"\n",
+                        "/etc/mxgate/mxgate.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->control.enabled);
+  EXPECT_EQ(c->control.socket, "/etc/mxgate/control.sock");
+  EXPECT_EQ(c->control.node_name, "lab-1");
+  EXPECT_EQ(c->control.state_dir, "/var/lib/mxgate");
+  EXPECT_FALSE(parse_config(gw, "x.toml")->control.enabled);
+  auto missing = parse_config(gw + "\n[control]\nsocket = \"s\"\nnode_name = \"n\"\n", "c.toml");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("missing key 'state_dir'"), std::string::npos) << missing.error().message;
+  auto name = parse_config(gw + "\n[control]\nsocket = \"s\"\nnode_name = \"a b\"\nstate_dir = \"d\"\n", "c.toml");
+  ASSERT_FALSE(name);
+  EXPECT_NE(name.error().message.find("key 'node_name'"), std::string::npos) << name.error().message;
+  auto alone = parse_config(std::string(kGood) + "\n[control]\nsocket = \"s\"\nnode_name = \"n\"\nstate_dir = \"d\"\n", "c.toml");
+  ASSERT_FALSE(alone);
+  EXPECT_NE(alone.error().message.find("[control] needs a [gateway]"), std::string::npos) << alone.error().message;
+}
+
 }  // namespace
 }  // namespace mx::cfg

@@ -1,0 +1,177 @@
+// dataplane/control_link.cc — snapshots from mxgate-control, validated, kept, published and
+// acknowledged (dataplane/control_link.h).
+#include "dataplane/control_link.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "dataplane/durable.h"
+
+namespace mx::dp {
+namespace {
+
+// The kept file: one header line with the generation, then the document (a TOML comment line,
+// so the file is itself a valid snapshot). One durable write: never a document without its
+// generation.
+constexpr std::string_view kHeader = "# mxgate-control generation ";
+
+}  // namespace
+
+Expected<PushedSnapshot> load_pushed_snapshot(const std::string& state_dir) {
+  const std::string path = state_dir + "/" + kPushedSnapshotFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return PushedSnapshot{};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  const size_t eol = text.find('\n');
+  uint64_t gen = 0;
+  if (!text.starts_with(kHeader) || eol == std::string::npos ||
+      std::from_chars(text.data() + kHeader.size(), text.data() + eol, gen).ptr != text.data() + eol || gen == 0)
+    return Error{path + ": not a snapshot kept by mxgate (first line)"};
+  auto snap = parse_snapshot(text, path, gen);
+  if (!snap) return snap.error();
+  return PushedSnapshot{std::move(*snap), gen};
+}
+
+ControlLink::ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint64_t serving)
+    : cfg_(cfg), gw_(gw), serving_(serving) {
+  ::mkdir(cfg_.state_dir.c_str(), 0700);
+}
+
+ControlLink::~ControlLink() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ControlLink::connect_now(uint64_t now_ms) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, cfg_.socket.c_str(), std::min(cfg_.socket.size() + 1, sizeof a.sun_path - 1));
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    retry_at_ms_ = now_ms + kControlRetryMs;
+    if (!said_unreachable_) {
+      std::fprintf(stderr, "mxgate: control %s unreachable (%s): serving generation %llu, retrying every %llu ms\n",
+                   cfg_.socket.c_str(), why.c_str(), static_cast<unsigned long long>(serving_),
+                   static_cast<unsigned long long>(kControlRetryMs));
+      std::fflush(stderr);
+      said_unreachable_ = true;
+    }
+    return;
+  }
+  fd_ = fd;
+  said_unreachable_ = false;
+  reader_ = ipc::FrameReader();
+  out_.clear();
+  std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)\n", cfg_.socket.c_str(),
+               cfg_.node_name.c_str(), static_cast<unsigned long long>(serving_));
+  std::fflush(stderr);
+  send(ipc::FrameType::kHello, serving_, cfg_.node_name);
+}
+
+void ControlLink::poll(uint64_t now_ms) {
+  if (fd_ < 0) {
+    if (now_ms >= retry_at_ms_) connect_now(now_ms);
+    if (fd_ < 0) return;
+  }
+  char buf[65536];
+  while (fd_ >= 0) {
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n == 0) return drop("closed by control", now_ms);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      return drop(std::strerror(errno), now_ms);
+    }
+    size_t used = 0;
+    while (fd_ >= 0 && used < static_cast<size_t>(n)) {
+      used += reader_.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, static_cast<size_t>(n) - used));
+      if (reader_.failed()) return drop("protocol error: " + reader_.error(), now_ms);
+      ipc::FrameHeader h;
+      std::string_view payload;
+      while (fd_ >= 0 && reader_.next(h, payload)) on_frame(h, payload);
+    }
+  }
+  flush();
+}
+
+void ControlLink::on_frame(const ipc::FrameHeader& h, std::string_view payload) {
+  using T = ipc::FrameType;
+  switch (h.type) {
+    case T::kSnapshot: apply(h.seq, payload); break;
+    case T::kPing: send(T::kPong, h.seq, ""); break;
+    case T::kPong:
+    case T::kLogAck: break;
+    default:
+      std::fprintf(stderr, "mxgate: control sent an unexpected %s frame: ignored\n", ipc::frame_type_name(h.type));
+  }
+}
+
+void ControlLink::apply(uint64_t generation, std::string_view document) {
+  auto nack = [&](const std::string& why) {
+    std::fprintf(stderr, "mxgate: generation %llu refused, keeping %llu: %s\n",
+                 static_cast<unsigned long long>(generation), static_cast<unsigned long long>(serving_), why.c_str());
+    std::fflush(stderr);
+    send(ipc::FrameType::kNack, generation, why.substr(0, ipc::kMaxReasonBytes));
+  };
+  if (generation <= serving_) return nack("generation " + std::to_string(generation) + " is not newer than " +
+                                          std::to_string(serving_));
+  const std::string path = cfg_.state_dir + "/" + kPushedSnapshotFile;
+  auto snap = parse_snapshot(document, path, generation);
+  if (!snap) return nack(snap.error().message);
+  // Kept before it serves: a restart comes back with what control last saw acknowledged.
+  std::string kept = std::string(kHeader) + std::to_string(generation) + "\n";
+  kept.append(document);
+  const int dir = ::open(cfg_.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::string err = dir < 0 ? std::string(std::strerror(errno)) : std::string();
+  const bool ok = dir >= 0 && durable_file(dir, kPushedSnapshotFile,
+                                           ByteSpan(reinterpret_cast<const uint8_t*>(kept.data()), kept.size()), &err);
+  if (dir >= 0) ::close(dir);
+  if (!ok) return nack("cannot keep the snapshot in " + cfg_.state_dir + ": " + err);
+  std::fprintf(stderr, "mxgate: tenant snapshot generation %llu from control (%zu tenant(s), %zu user(s))\n",
+               static_cast<unsigned long long>(generation), (*snap)->tenants().size(), (*snap)->users().size());
+  std::fflush(stderr);
+  gw_.publish(std::move(*snap));
+  serving_ = generation;
+  send(ipc::FrameType::kAck, generation, "");
+}
+
+void ControlLink::send(ipc::FrameType t, uint64_t seq, std::string_view payload) {
+  if (fd_ < 0) return;
+  out_ += ipc::encode_frame(t, seq, payload);
+  flush();
+}
+
+void ControlLink::flush() {
+  while (fd_ >= 0 && !out_.empty()) {
+    const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return;
+      return drop(std::strerror(errno), retry_at_ms_);
+    }
+    out_.erase(0, static_cast<size_t>(n));
+  }
+}
+
+void ControlLink::drop(const std::string& why, uint64_t now_ms) {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+  retry_at_ms_ = now_ms + kControlRetryMs;
+  std::fprintf(stderr, "mxgate: control connection lost (%s): serving generation %llu\n", why.c_str(),
+               static_cast<unsigned long long>(serving_));
+  std::fflush(stderr);
+}
+
+}  // namespace mx::dp

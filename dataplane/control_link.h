@@ -1,0 +1,68 @@
+// dataplane/control_link.h — the data plane's end of the channel to mxgate-control (ipc/frame.h),
+// run by the main thread (never a net lcore): it connects to control's node socket, says hello
+// with the node's name and the generation it serves, and for every snapshot pushed: validates
+// it whole (ipc::parse_snapshot, rules compiled), keeps it durably in the state directory,
+// publishes it (sessions in flight keep the generation they started with), and ACKs it — or
+// NACKs it with the reason and keeps serving what it had. While control is unreachable it keeps
+// serving and reconnects every kControlRetryMs; at start, the last snapshot pushed (if any) is
+// what mxgate serves (load_pushed_snapshot), so a restart does not need control.
+//
+// SECURITY: control is trusted to set policy, but its bytes are parsed with bounds
+// (ipc::FrameReader, the snapshot reader); the first bad frame closes the channel.
+// STANDARDS: none (docs/ipc.md).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/expected.h"
+#include "dataplane/config.h"
+#include "dataplane/gateway.h"
+#include "ipc/frame.h"
+
+namespace mx::dp {
+
+constexpr uint64_t kControlRetryMs = 1000;
+constexpr const char* kPushedSnapshotFile = "snapshot.toml";
+
+// The snapshot last pushed and kept in `state_dir`, with its generation; a null snapshot when
+// there is none. An unreadable or invalid file is an error (mxgate does not start on a policy it
+// cannot read; remove the file to start from [gateway] tenants).
+struct PushedSnapshot {
+  std::shared_ptr<const Snapshot> snapshot;
+  uint64_t generation = 0;
+};
+Expected<PushedSnapshot> load_pushed_snapshot(const std::string& state_dir);
+
+class ControlLink {
+ public:
+  // `serving`: the control generation mxgate serves now (0: its own file).
+  ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint64_t serving);
+  ~ControlLink();
+  ControlLink(const ControlLink&) = delete;
+  ControlLink& operator=(const ControlLink&) = delete;
+  // Non-blocking; call every loop of the main thread.
+  void poll(uint64_t now_ms);
+  uint64_t serving() const { return serving_; }
+  bool connected() const { return fd_ >= 0; }
+
+ private:
+  void connect_now(uint64_t now_ms);
+  void on_frame(const ipc::FrameHeader& h, std::string_view payload);
+  void apply(uint64_t generation, std::string_view document);
+  void send(ipc::FrameType t, uint64_t seq, std::string_view payload);
+  void flush();  // what is queued, as far as the socket takes it
+  void drop(const std::string& why, uint64_t now_ms);
+
+  cfg::ControlSection cfg_;
+  GatewayShared& gw_;
+  uint64_t serving_ = 0;
+  int fd_ = -1;
+  uint64_t retry_at_ms_ = 0;
+  bool said_unreachable_ = false;
+  ipc::FrameReader reader_;
+  std::string out_;
+};
+
+}  // namespace mx::dp
