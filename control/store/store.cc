@@ -1,0 +1,250 @@
+// control/store/store.cc — the SQLite store (control/store/store.h).
+#include "control/store/store.h"
+
+#include <sqlite3.h>
+
+#include "ipc/txlog.h"
+
+namespace mx::control {
+namespace {
+
+// The schema, one step per version: migrate() applies the steps above the file's version, each
+// in its own transaction with the version bump.
+const char* const kMigrations[] = {
+    // 1: generations, nodes, audit log
+    "CREATE TABLE generations ("
+    "  gen INTEGER PRIMARY KEY,"
+    "  created TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  comment TEXT NOT NULL DEFAULT '',"
+    "  tenants INTEGER NOT NULL,"
+    "  users INTEGER NOT NULL,"
+    "  rollback_of INTEGER REFERENCES generations(gen),"
+    "  document TEXT NOT NULL);"
+    "CREATE TABLE nodes ("
+    "  name TEXT PRIMARY KEY,"
+    "  state TEXT NOT NULL,"
+    "  generation INTEGER NOT NULL DEFAULT 0,"
+    "  nacked INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  last_seen TEXT NOT NULL);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  object TEXT NOT NULL,"
+    "  detail TEXT NOT NULL DEFAULT '');",
+};
+constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+static_assert(kMigrationCount == kStoreSchemaVersion);
+
+std::string cut(const std::string& s, size_t max) { return s.size() > max ? s.substr(0, max) : s; }
+
+// A prepared statement with bound parameters; finalised when it goes.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { ok_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) == SQLITE_OK; }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& bind(int i, const std::string& v) {
+    if (ok_) sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    if (ok_) sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    if (ok_) sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int step() { return ok_ ? sqlite3_step(s_) : SQLITE_ERROR; }
+  int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
+  std::string text(int col) {
+    const auto* p = sqlite3_column_text(s_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  bool ok_ = false;
+};
+
+Generation row_generation(Stmt& s, bool with_document) {
+  Generation g;
+  g.gen = static_cast<uint64_t>(s.i64(0));
+  g.created = s.text(1);
+  g.actor = s.text(2);
+  g.comment = s.text(3);
+  g.tenants = static_cast<uint64_t>(s.i64(4));
+  g.users = static_cast<uint64_t>(s.i64(5));
+  g.rollback_of = static_cast<uint64_t>(s.i64(6));
+  if (with_document) g.document = s.text(7);
+  return g;
+}
+
+}  // namespace
+
+std::string utc_now() { return ipc::log_time(); }
+
+Expected<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Error{"store " + path + ": " + why};
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<Store> s(new Store(db));
+  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA foreign_keys=ON;", "PRAGMA synchronous=FULL;"})
+    if (auto r = s->exec(pragma); !r) return Error{"store " + path + ": " + r.error().message};
+  if (auto r = s->migrate(); !r) return Error{"store " + path + ": " + r.error().message};
+  return s;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+Expected<bool> Store::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return Error{m};
+  }
+  return true;
+}
+
+Expected<bool> Store::migrate() {
+  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"); !r) return r;
+  {
+    Stmt q(db_, "SELECT version FROM schema_version;");
+    version_ = q.step() == SQLITE_ROW ? static_cast<int>(q.i64(0)) : 0;
+  }
+  if (version_ > kStoreSchemaVersion)
+    return Error{"schema version " + std::to_string(version_) + " is newer than this mxgate-control's (" +
+                 std::to_string(kStoreSchemaVersion) + ")"};
+  while (version_ < kStoreSchemaVersion) {
+    if (auto r = exec("BEGIN IMMEDIATE;"); !r) return r;
+    auto step = exec(kMigrations[version_]);
+    const int next = version_ + 1;
+    if (step) {
+      Stmt del(db_, "DELETE FROM schema_version;");
+      Stmt ins(db_, "INSERT INTO schema_version (version) VALUES (?);");
+      if (del.step() != SQLITE_DONE || ins.bind(1, int64_t{next}).step() != SQLITE_DONE)
+        step = Error{sqlite3_errmsg(db_)};
+    }
+    if (!step) {
+      (void)exec("ROLLBACK;");
+      return Error{"migration to schema version " + std::to_string(next) + ": " + step.error().message};
+    }
+    if (auto r = exec("COMMIT;"); !r) return r;
+    version_ = next;
+  }
+  return true;
+}
+
+Expected<uint64_t> Store::commit(const std::string& document, const std::string& actor, const std::string& comment,
+                                 uint64_t tenants, uint64_t users, uint64_t rollback_of) {
+  if (auto r = exec("BEGIN IMMEDIATE;"); !r) return r.error();
+  const std::string now = utc_now();
+  Stmt ins(db_,
+           "INSERT INTO generations (created, actor, comment, tenants, users, rollback_of, document) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?);");
+  ins.bind(1, now).bind(2, cut(actor, kMaxActor)).bind(3, cut(comment, kMaxComment));
+  ins.bind(4, static_cast<int64_t>(tenants)).bind(5, static_cast<int64_t>(users));
+  if (rollback_of) ins.bind(6, static_cast<int64_t>(rollback_of)); else ins.bind_null(6);
+  ins.bind(7, document);
+  if (ins.step() != SQLITE_DONE) {
+    const std::string why = sqlite3_errmsg(db_);
+    (void)exec("ROLLBACK;");
+    return Error{"commit: " + why};
+  }
+  const auto gen = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+  std::string detail = std::to_string(tenants) + " tenant(s), " + std::to_string(users) + " user(s)";
+  if (rollback_of) detail += ", the document of generation " + std::to_string(rollback_of);
+  if (!comment.empty()) detail += ": " + cut(comment, kMaxComment);
+  audit(actor, rollback_of ? "rollback" : "commit", "generation " + std::to_string(gen), detail);
+  if (auto r = exec("COMMIT;"); !r) {
+    (void)exec("ROLLBACK;");
+    return Error{"commit: " + r.error().message};
+  }
+  return gen;
+}
+
+std::optional<Generation> Store::current() {
+  Stmt q(db_, "SELECT gen, created, actor, comment, tenants, users, rollback_of, document FROM generations "
+              "ORDER BY gen DESC LIMIT 1;");
+  if (q.step() != SQLITE_ROW) return std::nullopt;
+  return row_generation(q, true);
+}
+
+std::optional<Generation> Store::get(uint64_t gen) {
+  Stmt q(db_, "SELECT gen, created, actor, comment, tenants, users, rollback_of, document FROM generations "
+              "WHERE gen = ?;");
+  q.bind(1, static_cast<int64_t>(gen));
+  if (q.step() != SQLITE_ROW) return std::nullopt;
+  return row_generation(q, true);
+}
+
+std::vector<Generation> Store::list(size_t limit) {
+  Stmt q(db_, "SELECT gen, created, actor, comment, tenants, users, rollback_of FROM generations "
+              "ORDER BY gen DESC LIMIT ?;");
+  q.bind(1, static_cast<int64_t>(limit));
+  std::vector<Generation> out;
+  while (q.step() == SQLITE_ROW) out.push_back(row_generation(q, false));
+  return out;
+}
+
+void Store::node_connected(const std::string& name, uint64_t generation) {
+  Stmt q(db_, "INSERT INTO nodes (name, state, generation, last_seen) VALUES (?, 'connected', ?, ?) "
+              "ON CONFLICT(name) DO UPDATE SET state = 'connected', generation = excluded.generation, "
+              "last_seen = excluded.last_seen;");
+  q.bind(1, cut(name, kMaxNodeName)).bind(2, static_cast<int64_t>(generation)).bind(3, utc_now()).step();
+}
+
+void Store::node_acked(const std::string& name, uint64_t generation) {
+  Stmt q(db_, "UPDATE nodes SET generation = ?, last_seen = ? WHERE name = ?;");
+  q.bind(1, static_cast<int64_t>(generation)).bind(2, utc_now()).bind(3, cut(name, kMaxNodeName)).step();
+}
+
+void Store::node_nacked(const std::string& name, uint64_t generation, const std::string& reason) {
+  Stmt q(db_, "UPDATE nodes SET nacked = ?, reason = ?, last_seen = ? WHERE name = ?;");
+  q.bind(1, static_cast<int64_t>(generation)).bind(2, cut(reason, 4096)).bind(3, utc_now());
+  q.bind(4, cut(name, kMaxNodeName)).step();
+  audit("node " + cut(name, kMaxNodeName), "nack", "generation " + std::to_string(generation), cut(reason, 4096));
+}
+
+void Store::node_gone(const std::string& name) {
+  Stmt q(db_, "UPDATE nodes SET state = 'gone', last_seen = ? WHERE name = ?;");
+  q.bind(1, utc_now()).bind(2, cut(name, kMaxNodeName)).step();
+}
+
+std::vector<NodeState> Store::nodes() {
+  Stmt q(db_, "SELECT name, state, generation, nacked, reason, last_seen FROM nodes ORDER BY name;");
+  std::vector<NodeState> out;
+  while (q.step() == SQLITE_ROW)
+    out.push_back(NodeState{q.text(0), q.text(1), static_cast<uint64_t>(q.i64(2)), static_cast<uint64_t>(q.i64(3)),
+                            q.text(4), q.text(5)});
+  return out;
+}
+
+void Store::audit(const std::string& actor, const std::string& action, const std::string& object,
+                  const std::string& detail) {
+  Stmt q(db_, "INSERT INTO audit (time, actor, action, object, detail) VALUES (?, ?, ?, ?, ?);");
+  q.bind(1, utc_now()).bind(2, cut(actor, kMaxActor)).bind(3, action).bind(4, object).bind(5, detail).step();
+}
+
+std::vector<AuditEntry> Store::audit_log(size_t limit) {
+  Stmt q(db_, "SELECT id, time, actor, action, object, detail FROM audit ORDER BY id DESC LIMIT ?;");
+  q.bind(1, static_cast<int64_t>(limit));
+  std::vector<AuditEntry> out;
+  while (q.step() == SQLITE_ROW) out.push_back(AuditEntry{q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)});
+  return out;
+}
+
+}  // namespace mx::control

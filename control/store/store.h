@@ -1,0 +1,98 @@
+// control/store/store.h — mxgate-control's store: the policy generations it pushes, the nodes
+// and what each acknowledged, and the audit log of every change. An embedded SQLite database
+// (one file, WAL, foreign keys on) whose schema is created and migrated by version
+// (schema_version table), so a newer mxgate-control upgrades an older file in place and an
+// older one refuses a newer file.
+//
+// A generation is a whole, self-contained snapshot document (ipc/snapshot.h, rules inline),
+// validated before it is stored; generations are never edited: a rollback commits an old
+// document again as a new generation, so every node's generation number only grows.
+//
+// SECURITY: documents come from operators through the API and are validated by the caller
+// (ipc::parse_snapshot) before commit(); node names and NACK reasons come from data planes and
+// are stored as text with bounds (kMaxNodeName, ipc::kMaxReasonBytes). Every statement is
+// prepared with bound parameters (no SQL built from input).
+// STANDARDS: none.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/expected.h"
+
+struct sqlite3;
+
+namespace mx::control {
+
+constexpr int kStoreSchemaVersion = 1;
+constexpr size_t kMaxNodeName = 64;
+constexpr size_t kMaxActor = 128;
+constexpr size_t kMaxComment = 1024;
+
+struct Generation {
+  uint64_t gen = 0;
+  std::string created;   // UTC, ISO 8601
+  std::string actor;     // who committed it
+  std::string comment;
+  uint64_t tenants = 0, users = 0;
+  uint64_t rollback_of = 0;  // the generation whose document this one repeats (0: none)
+  std::string document;      // filled by get() only (list() leaves it empty)
+};
+
+struct NodeState {
+  std::string name;
+  std::string state;           // "connected", "gone"
+  uint64_t generation = 0;     // the last generation it acknowledged
+  uint64_t nacked = 0;         // the last generation it refused (0: none)
+  std::string reason;          // why
+  std::string last_seen;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  std::string time, actor, action, object, detail;
+};
+
+class Store {
+ public:
+  // Opens (creating when absent) the database file and migrates it to kStoreSchemaVersion.
+  static Expected<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version() const { return version_; }
+
+  // A new generation (one transaction, with its audit entry); returns its number.
+  Expected<uint64_t> commit(const std::string& document, const std::string& actor, const std::string& comment,
+                            uint64_t tenants, uint64_t users, uint64_t rollback_of = 0);
+  std::optional<Generation> current();           // the newest, with its document
+  std::optional<Generation> get(uint64_t gen);   // with its document
+  std::vector<Generation> list(size_t limit);    // newest first, without documents
+
+  // What data planes report.
+  void node_connected(const std::string& name, uint64_t generation);
+  void node_acked(const std::string& name, uint64_t generation);
+  void node_nacked(const std::string& name, uint64_t generation, const std::string& reason);
+  void node_gone(const std::string& name);
+  std::vector<NodeState> nodes();
+
+  void audit(const std::string& actor, const std::string& action, const std::string& object,
+             const std::string& detail);
+  std::vector<AuditEntry> audit_log(size_t limit);  // newest first
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Expected<bool> migrate();
+  Expected<bool> exec(const char* sql);
+  sqlite3* db_ = nullptr;
+  int version_ = 0;
+};
+
+// UTC now as 2026-12-03T10:00:00.000Z.
+std::string utc_now();
+
+}  // namespace mx::control

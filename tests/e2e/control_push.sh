@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# mxgate-control and mxgatectl with the real data plane in the lab: a tenant added with
+# `mxgatectl import` receives mail within a second, without a restart; a bad rule file is
+# refused with its line and changes nothing; a snapshot a node cannot keep is refused by that
+# node (NACK with the reason) and it keeps serving; with control killed mail keeps flowing, and a
+# data plane restarted meanwhile serves its last pushed generation; control back, the node
+# reconnects; a rollback is a new generation. The CLI's --json, --help and exit codes.
+source "$(dirname "$0")/lib.sh"
+work=$(mktemp -d)
+SINK_PID=""; CTL_PID=""; SINK3_PID=""
+CTL=${MXGATE_CONTROL:-$ROOT/build/control/mxgate-control}
+CLI=${MXGATECTL:-$ROOT/build/control/mxgatectl}
+cleanup() {
+  sink_stop "$SINK_PID"; sink_stop "$SINK3_PID"; lab_down_quiet
+  if [[ -n $CTL_PID ]]; then kill "$CTL_PID" 2>/dev/null || true; wait "$CTL_PID" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+lab_down_quiet
+gw_config "$work"
+cat >>"$work/lab.toml" <<EOF
+
+[control]
+socket = "$work/control.sock"
+node_name = "lab-1"
+state_dir = "$work/state"
+EOF
+export MXGATECTL_SOCKET=$work/api.sock
+ctl_start() {
+  "$CTL" --store "$work/control.db" --node-socket "$work/control.sock" --api-socket "$work/api.sock" \
+    >>"$work/control.log" 2>&1 &
+  CTL_PID=$!
+  for _ in $(seq 1 50); do [[ -S $work/api.sock ]] && "$CLI" status >/dev/null 2>&1 && return 0; sleep 0.1; done
+  cat "$work/control.log"; return 1
+}
+sw() { ip netns exec mxlab swaks --server 198.18.0.2 --port 25 --helo client.sender.test --timeout 20 "$@" 2>&1 || true; }
+wait_for() {  # wait_for SECONDS CMD...
+  local t=$1; shift
+  for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+node_field() {  # node_field FIELD: lab-1's FIELD from `mxgatectl --json node list`
+  "$CLI" --json node list | /usr/bin/python3 -c "import json,sys; print([n for n in json.load(sys.stdin) if n['name']=='lab-1'][0]['$1'])"
+}
+
+# --- the CLI on its own ---
+check "cli: --help exits 0" "$CLI" --help
+rc=0; "$CLI" frobnicate >/dev/null 2>&1 || rc=$?
+check "cli: unknown command exits 2" eq "$rc" 2
+rc=0; "$CLI" --socket "$work/none.sock" status >/dev/null 2>&1 || rc=$?
+check "cli: no control exits 3" eq "$rc" 3
+rc=0; "$CTL" --bogus >/dev/null 2>&1 || rc=$?
+check "control: unknown argument exits 2" eq "$rc" 2
+
+ctl_start
+check "control: status before any commit" eq "$("$CLI" --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')" 0
+
+# --- the data plane connects, serving its own file (generation 0) ---
+txlog_mark
+"$LAB" up "$work/lab.toml" >/dev/null
+sink_start "$work/sink" 2526
+check "node: connected" wait_for 10 bash -c "[[ \$('$CLI' --json node list | grep -c '\"state\":\"connected\"') == 1 ]]"
+out=$(sw --from alice@sender.test --to x@third.test --header "Subject: too early")
+check "before: third.test is nobody's (550)" grep -q '<\*\* 550' <<<"$out"
+
+# --- a new tenant through mxgatectl import: mail flows without a restart ---
+cp "$work/tenants.toml" "$work/t2.toml"
+cat >>"$work/t2.toml" <<'EOF'
+
+[[tenant]]
+name = "third"
+domains = ["third.test"]
+route = "198.18.0.1:2528"
+route_tls = "none"
+verify_recipients = false
+EOF
+sink_start "$work/sink3" 2528
+SINK3_PID=$SINK_PID; SINK_PID=""
+start=$(date +%s%N)
+out=$("$CLI" import "$work/t2.toml" --comment "add third" --wait 10) && rc=0 || rc=$?
+check "import: exit 0" eq "$rc" 0
+check "import: generation 1 committed" grep -q 'generation 1 committed: 3 tenant(s)' <<<"$out"
+check "import: the node serves it" grep -q 'node lab-1: serving generation 1' <<<"$out"
+out=$(sw --from alice@sender.test --to x@third.test --header "Subject: third tenant" --body "pushed policy")
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+say "import to delivered: ${elapsed_ms} ms"
+check "after: third.test delivered (250)" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+check "after: the tenant's server got it" wait_for 5 bash -c "grep -l 'pushed policy' '$work/sink3'/*.eml >/dev/null 2>&1"
+check "after: kept in the state dir" grep -q '^# mxgate-control generation 1$' "$work/state/snapshot.toml"
+check "after: rules went inline" bash -c "grep -q '^rules_text = ' '$work/state/snapshot.toml' && ! grep -q '^rules = ' '$work/state/snapshot.toml'"
+check "log: mxgate applied generation 1" grep -q 'tenant snapshot generation 1 from control' "$LOG"
+
+# --- a bad rule file: refused with its line, nothing changes ---
+cp "$work/t2.toml" "$work/t3.toml"
+printf 'rule BAD body regex /(unclosed/ score 1\n' >"$work/bad.rules"
+sed -i 's/^rules = "example.rules"/rules = "bad.rules"/' "$work/t3.toml"
+out=$("$CLI" import "$work/t3.toml" 2>&1) && rc=0 || rc=$?
+check "bad rules: exit 1" eq "$rc" 1
+check "bad rules: the file and line named" grep -q "t3.toml:[0-9]*: tenant 'example': rules:" <<<"$out"
+check "bad rules: still generation 1" eq "$(node_field generation)" 1
+check "bad rules: control still at 1" grep -q 'generation       1' <<<"$("$CLI" status)"
+
+# --- a node that cannot keep the snapshot refuses it (NACK) and keeps serving ---
+rm "$work/state/snapshot.toml"; mkdir "$work/state/snapshot.toml"
+out=$("$CLI" import "$work/t2.toml" --comment "cannot be kept" --wait 10 2>&1) && rc=0 || rc=$?
+check "nack: exit 1" eq "$rc" 1
+check "nack: the node's reason shown" grep -q 'node lab-1: REFUSED: cannot keep the snapshot' <<<"$out"
+check "nack: recorded" eq "$(node_field nacked)" 2
+check "nack: still serving 1" eq "$(node_field generation)" 1
+out=$(sw --from alice@sender.test --to y@third.test --header "Subject: during nack" --body "still flowing")
+check "nack: mail still flows on generation 1" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+rmdir "$work/state/snapshot.toml"
+out=$("$CLI" rollback 1 --wait 10 2>&1) && rc=0 || rc=$?
+check "rollback: exit 0" eq "$rc" 0
+check "rollback: generation 3 is generation 1's document" grep -q 'generation 3 committed: the document of generation 1' <<<"$out"
+check "rollback: the node serves 3" eq "$(node_field generation)" 3
+check "audit: commit, nack and rollback recorded" bash -c "'$CLI' audit | grep -q rollback && '$CLI' audit | grep -q nack && '$CLI' audit | grep -q 'add third'"
+check "json: generation list parses" /usr/bin/python3 -c "
+import json, subprocess
+g = json.loads(subprocess.check_output(['$CLI', '--json', 'generation', 'list']))
+assert [x['generation'] for x in g] == [3, 2, 1], g
+assert g[0]['rollback_of'] == 1, g
+"
+
+# --- control killed: mail keeps flowing; mxgate restarted meanwhile serves its kept snapshot ---
+kill -9 "$CTL_PID"; wait "$CTL_PID" 2>/dev/null || true; CTL_PID=""
+out=$(sw --from alice@sender.test --to z@third.test --header "Subject: control down" --body "control is down")
+check "control down: mail flows" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+lab_down_checked
+"$LAB" up "$work/lab.toml" >/dev/null
+sink_stop "$SINK_PID"; sink_stop "$SINK3_PID"
+sink_start "$work/sink3b" 2528
+SINK3_PID=$SINK_PID; SINK_PID=""
+check "restart: serves the kept generation" grep -q 'serving generation 3 kept from mxgate-control' "$LOG"
+check "restart: says control is unreachable" wait_for 5 grep -q 'control .* unreachable' "$LOG"
+out=$(sw --from alice@sender.test --to w@third.test --header "Subject: restarted" --body "kept policy")
+check "restart: third.test still delivered" grep -q '<-  250 2.0.0 Ok: [0-9]* delivered' <<<"$out"
+ctl_start
+check "control back: the node reconnects" wait_for 10 bash -c "[[ \$('$CLI' --json node list | grep -c '\"state\":\"connected\"') == 1 ]]"
+check "control back: it serves 3, nothing pushed again" bash -c "[[ \$(grep -c 'from control' '$LOG') == 0 ]]"
+lab_down_checked
+check "no sanitizer report" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$LOG' '$work/control.log'"
+finish
