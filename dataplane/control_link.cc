@@ -44,9 +44,13 @@ Expected<PushedSnapshot> load_pushed_snapshot(const std::string& state_dir) {
   return PushedSnapshot{std::move(*snap), gen};
 }
 
-ControlLink::ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint64_t serving)
-    : cfg_(cfg), gw_(gw), serving_(serving) {
+ControlLink::ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint64_t serving, std::string log_file)
+    : cfg_(cfg), gw_(gw), serving_(serving), log_path_(std::move(log_file)) {
   ::mkdir(cfg_.state_dir.c_str(), 0700);
+  // "inode base acked": where shipping stands (written durably at every acknowledgement).
+  std::ifstream in(cfg_.state_dir + "/" + kLogStateFile);
+  if (!(in >> log_inode_ >> log_base_ >> log_acked_) || log_acked_ < log_base_) log_inode_ = log_base_ = log_acked_ = 0;
+  log_sent_ = log_acked_;
 }
 
 ControlLink::~ControlLink() {
@@ -75,6 +79,7 @@ void ControlLink::connect_now(uint64_t now_ms) {
   said_unreachable_ = false;
   reader_ = ipc::FrameReader();
   out_.clear();
+  log_sent_ = log_acked_;  // a batch not acknowledged before is sent again
   std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)\n", cfg_.socket.c_str(),
                cfg_.node_name.c_str(), static_cast<unsigned long long>(serving_));
   std::fflush(stderr);
@@ -103,6 +108,7 @@ void ControlLink::poll(uint64_t now_ms) {
       while (fd_ >= 0 && reader_.next(h, payload)) on_frame(h, payload);
     }
   }
+  ship_log();
   flush();
 }
 
@@ -111,8 +117,8 @@ void ControlLink::on_frame(const ipc::FrameHeader& h, std::string_view payload) 
   switch (h.type) {
     case T::kSnapshot: apply(h.seq, payload); break;
     case T::kPing: send(T::kPong, h.seq, ""); break;
-    case T::kPong:
-    case T::kLogAck: break;
+    case T::kPong: break;
+    case T::kLogAck: log_acked(h.seq); break;
     default:
       std::fprintf(stderr, "mxgate: control sent an unexpected %s frame: ignored\n", ipc::frame_type_name(h.type));
   }
@@ -172,6 +178,63 @@ void ControlLink::drop(const std::string& why, uint64_t now_ms) {
   std::fprintf(stderr, "mxgate: control connection lost (%s): serving generation %llu\n", why.c_str(),
                static_cast<unsigned long long>(serving_));
   std::fflush(stderr);
+}
+
+void ControlLink::ship_log() {
+  if (fd_ < 0 || log_path_.empty() || log_sent_ != log_acked_ || !out_.empty()) return;
+  const int fd = ::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return;
+  }
+  const auto ino = static_cast<uint64_t>(st.st_ino);
+  if (ino != log_inode_) {
+    // Another file (first run, or replaced): its offset 0 comes after everything acknowledged.
+    if (log_inode_)
+      std::fprintf(stderr, "mxgate: transaction log %s is a new file: shipping it from its start\n", log_path_.c_str());
+    log_inode_ = ino;
+    log_base_ = log_acked_ ? log_acked_ + 1 : 0;
+    log_acked_ = log_sent_ = log_base_;
+    save_log_state();
+  }
+  const uint64_t off = log_acked_ - log_base_;
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size <= off) {
+    ::close(fd);
+    return;
+  }
+  std::string buf(static_cast<size_t>(std::min<uint64_t>(size - off, kLogBatchBytes)), '\0');
+  const ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+  ::close(fd);
+  if (n <= 0) return;
+  buf.resize(static_cast<size_t>(n));
+  size_t last = buf.rfind('\n');  // whole lines only: the I/O thread may be mid-write
+  if (last == std::string::npos) {
+    if (buf.size() < kLogBatchBytes) return;
+    last = buf.size() - 1;  // a "line" longer than a batch: sent in pieces (stored unparsed)
+  }
+  buf.resize(last + 1);
+  send(ipc::FrameType::kLogBatch, log_acked_, buf);
+  log_sent_ = log_acked_ + buf.size();
+}
+
+void ControlLink::log_acked(uint64_t seq) {
+  if (seq != log_sent_ || seq == log_acked_) return;  // not the batch in flight
+  log_acked_ = seq;
+  save_log_state();
+}
+
+void ControlLink::save_log_state() {
+  const std::string text = std::to_string(log_inode_) + " " + std::to_string(log_base_) + " " +
+                           std::to_string(log_acked_) + "\n";
+  const int dir = ::open(cfg_.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  std::string err;
+  if (!durable_file(dir, kLogStateFile, ByteSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size()), &err))
+    std::fprintf(stderr, "mxgate: cannot keep the log position in %s: %s\n", cfg_.state_dir.c_str(), err.c_str());
+  ::close(dir);
 }
 
 }  // namespace mx::dp

@@ -7,6 +7,15 @@
 // serving and reconnects every kControlRetryMs; at start, the last snapshot pushed (if any) is
 // what mxgate serves (load_pushed_snapshot), so a restart does not need control.
 //
+// It also ships the transaction log to control. The log file itself (written and fdatasync'ed by
+// the I/O thread) is the journal: records are sent in batches of whole lines from the position
+// control last acknowledged, each batch numbered by its position in the node's log stream
+// (seq = base + offset in the file), so control de-duplicates a batch sent again after a lost
+// connection or a restart; the acknowledged position is kept durably in state_dir/log.state.
+// One batch is in flight at a time. If the file is replaced (another inode), shipping continues
+// in the new file at a base past everything acknowledged; lines of the old file not yet
+// acknowledged then stay in that file (not collected).
+//
 // SECURITY: control is trusted to set policy, but its bytes are parsed with bounds
 // (ipc::FrameReader, the snapshot reader); the first bad frame closes the channel.
 // STANDARDS: none (docs/ipc.md).
@@ -25,6 +34,8 @@ namespace mx::dp {
 
 constexpr uint64_t kControlRetryMs = 1000;
 constexpr const char* kPushedSnapshotFile = "snapshot.toml";
+constexpr const char* kLogStateFile = "log.state";
+constexpr size_t kLogBatchBytes = 1u << 20;  // at most this much of the log per batch (whole lines)
 
 // The snapshot last pushed and kept in `state_dir`, with its generation; a null snapshot when
 // there is none. An unreadable or invalid file is an error (mxgate does not start on a policy it
@@ -38,7 +49,8 @@ Expected<PushedSnapshot> load_pushed_snapshot(const std::string& state_dir);
 class ControlLink {
  public:
   // `serving`: the control generation mxgate serves now (0: its own file).
-  ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint64_t serving);
+  // `log_file`: the transaction log to ship (empty: none).
+  ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint64_t serving, std::string log_file);
   ~ControlLink();
   ControlLink(const ControlLink&) = delete;
   ControlLink& operator=(const ControlLink&) = delete;
@@ -46,6 +58,7 @@ class ControlLink {
   void poll(uint64_t now_ms);
   uint64_t serving() const { return serving_; }
   bool connected() const { return fd_ >= 0; }
+  uint64_t log_acked() const { return log_acked_; }
 
  private:
   void connect_now(uint64_t now_ms);
@@ -54,6 +67,9 @@ class ControlLink {
   void send(ipc::FrameType t, uint64_t seq, std::string_view payload);
   void flush();  // what is queued, as far as the socket takes it
   void drop(const std::string& why, uint64_t now_ms);
+  void ship_log();
+  void log_acked(uint64_t seq);
+  void save_log_state();
 
   cfg::ControlSection cfg_;
   GatewayShared& gw_;
@@ -63,6 +79,8 @@ class ControlLink {
   bool said_unreachable_ = false;
   ipc::FrameReader reader_;
   std::string out_;
+  std::string log_path_;
+  uint64_t log_inode_ = 0, log_base_ = 0, log_acked_ = 0, log_sent_ = 0;  // sent == acked: none in flight
 };
 
 }  // namespace mx::dp

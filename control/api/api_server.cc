@@ -202,6 +202,7 @@ HttpResponse ApiServer::route(const HttpRequest& req) {
     kn(o, "generation", cur.empty() ? 0 : cur[0].gen);
     kn(o, "nodes_connected", push_.connected());
     kn(o, "schema_version", static_cast<uint64_t>(store_.schema_version()));
+    kn(o, "log_records", store_.log_count());
     o += '}';
     return json(200, std::move(o));
   }
@@ -242,6 +243,31 @@ HttpResponse ApiServer::route(const HttpRequest& req) {
     uint64_t g = 0;
     if (!parse_u64(p.substr(13), g)) return error(404, "no such generation");
     return post_rollback(req, g);
+  }
+  if (p == "/v1/log") {
+    if (auto r = only(get, "GET")) return *r;
+    LogQuery q;
+    q.tenant = req.param("tenant");
+    q.sender = req.param("sender");
+    q.rcpt = req.param("rcpt");
+    q.message_id = req.param("message_id");
+    q.client_ip = req.param("client_ip");
+    q.action = req.param("action");
+    q.cls = req.param("class");
+    q.since = req.param("since");
+    q.until = req.param("until");
+    q.limit = limit_of(req);
+    std::string o = "[";
+    for (const LogRecord& r : store_.search_log(q)) {
+      if (o.size() > 1) o += ',';
+      o += "{";
+      kv(o, "node", r.node);
+      kn(o, "seq", r.seq);
+      kv(o, "record", r.line);  // the node's JSON line, as a string (clients parse it)
+      o += '}';
+    }
+    o += ']';
+    return json(200, std::move(o));
   }
   if (p == "/v1/audit") {
     if (auto r = only(get, "GET")) return *r;

@@ -9,6 +9,8 @@
 //   POST /v1/snapshot[?actor=&comment=]   body: a self-contained snapshot document (rules
 //                                    inline): validated, committed as a new generation, pushed
 //   POST /v1/rollback/N[?actor=]     generation N's document committed again as a new one
+//   GET  /v1/log[?tenant=&sender=&rcpt=&message_id=&client_ip=&action=&class=&since=&until=&limit=]
+//                                    transaction records collected from nodes, newest first
 //   GET  /v1/audit[?limit=N]         newest first
 //
 // Errors are JSON {"error": "..."} with 400 (a document that does not validate, with its

@@ -53,6 +53,10 @@ constexpr const char* kUsage =
     "                                  it; --wait: until every connected node acknowledged or refused\n"
     "  rollback N [--wait SECONDS]     commit generation N's document again, as a new generation\n"
     "  audit [--limit N]               who changed what, newest first\n"
+    "  log search [--sender A] [--rcpt A] [--tenant T] [--message-id ID] [--ip IP] [--action A]\n"
+    "             [--class C] [--since TIME] [--until TIME] [--limit N]\n"
+    "                                  transaction records collected from the nodes, newest first\n"
+    "                                  (TIME as in the records, e.g. 2026-12-03T10:00:00Z)\n"
     "\n"
     "Options:\n"
     "  --socket PATH   mxgate-control's API socket [$MXGATECTL_SOCKET or /run/mxgate/api.sock]\n"
@@ -166,9 +170,9 @@ int cmd_status(const Ctx& c) {
     std::fputs(raw.c_str(), stdout);
     return kExitOk;
   }
-  std::printf("generation       %lld\nnodes connected  %lld\nschema version   %lld\n",
+  std::printf("generation       %lld\nnodes connected  %lld\nschema version   %lld\nlog records      %lld\n",
               static_cast<long long>(v.get_int("generation")), static_cast<long long>(v.get_int("nodes_connected")),
-              static_cast<long long>(v.get_int("schema_version")));
+              static_cast<long long>(v.get_int("schema_version")), static_cast<long long>(v.get_int("log_records")));
   return kExitOk;
 }
 
@@ -311,6 +315,34 @@ int cmd_rollback(const Ctx& c, const std::string& n, double wait) {
   return wait > 0 ? wait_nodes(c, gen, wait) : kExitOk;
 }
 
+int cmd_log_search(const Ctx& c, const std::vector<std::pair<std::string, std::string>>& filters, long limit) {
+  std::string target = "/v1/log?limit=" + std::to_string(limit);
+  for (const auto& [k, v] : filters) target += "&" + k + "=" + query_escape(v);
+  mx::ipc::JsonValue v;
+  std::string raw;
+  if (int rc = fetch(c, "GET", target, "", v, &raw)) return rc;
+  if (c.json) {
+    std::fputs(raw.c_str(), stdout);
+    return kExitOk;
+  }
+  std::printf("%-24s %-10s %-26s %-26s %-8s %-10s %s\n", "TIME", "TENANT", "FROM", "TO", "CLASS", "ACTION", "SUBJECT");
+  for (const auto& item : v.items) {
+    auto r = mx::ipc::parse_json(item.get_str("record"));
+    if (!r) {
+      std::printf("(unparsed record) %s\n", show(item.get_str("record")).c_str());
+      continue;
+    }
+    std::string to;
+    if (const auto* rc = r->get("rcpts"))
+      for (const auto& x : rc->items) to += (to.empty() ? "" : ",") + x.str;
+    std::printf("%-24s %-10s %-26s %-26s %-8s %-10s %s\n", show(r->get_str("time")).c_str(),
+                show(r->get_str("tenant")).c_str(), show(r->get_str("mail_from", "<>")).c_str(), show(to).c_str(),
+                show(r->get_str("class", "-")).c_str(), show(r->get_str("action", r->get_str("event"))).c_str(),
+                show(r->get_str("subject")).c_str());
+  }
+  return kExitOk;
+}
+
 int cmd_audit(const Ctx& c, long limit) {
   mx::ipc::JsonValue v;
   std::string raw;
@@ -340,6 +372,7 @@ int main(int argc, char** argv) {
   c.sock = env && *env ? env : "/run/mxgate/api.sock";
   std::vector<std::string> args;
   std::string comment;
+  std::vector<std::pair<std::string, std::string>> filters;  // log search
   long limit = 20;
   double wait = 0;
   for (int i = 1; i < argc; ++i) {
@@ -354,6 +387,15 @@ int main(int argc, char** argv) {
       return kExitOk;
     } else if (a == "--json") {
       c.json = true;
+    } else if (a == "--sender" || a == "--rcpt" || a == "--tenant" || a == "--message-id" || a == "--ip" ||
+               a == "--action" || a == "--class" || a == "--since" || a == "--until") {
+      auto v = value(a.c_str());
+      if (!v) return usage((a + " needs a value").c_str());
+      static const std::pair<const char*, const char*> kParam[] = {
+          {"--sender", "sender"}, {"--rcpt", "rcpt"}, {"--tenant", "tenant"}, {"--message-id", "message_id"},
+          {"--ip", "client_ip"}, {"--action", "action"}, {"--class", "class"}, {"--since", "since"}, {"--until", "until"}};
+      for (const auto& [opt, param] : kParam)
+        if (a == opt) filters.emplace_back(param, *v);
     } else if (a == "--socket" || a == "--comment" || a == "--limit" || a == "--wait") {
       auto v = value(a.c_str());
       if (!v) return usage((a + " needs a value").c_str());
@@ -381,5 +423,6 @@ int main(int argc, char** argv) {
   if (cmd == "import" && args.size() == 2) return cmd_import(c, args[1], comment, wait);
   if (cmd == "rollback" && args.size() == 2 && number(args[1], n)) return cmd_rollback(c, args[1], wait);
   if (cmd == "audit" && args.size() == 1) return cmd_audit(c, limit);
+  if (cmd == "log" && args.size() == 2 && args[1] == "search") return cmd_log_search(c, filters, limit);
   return usage(("unknown command or arguments: " + cmd).c_str());
 }

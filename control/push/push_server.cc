@@ -144,6 +144,15 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
       break;
     case T::kPong:
       break;
+    case T::kLogBatch: {
+      // Stored (de-duplicated by node and position) before the ACK: an unacknowledged batch is
+      // sent again by the node, never lost.
+      auto added = store_.add_log_batch(c.name, h.seq, payload);
+      if (!added) return close_conn(c, "cannot store log records: " + added.error().message);
+      c.out += ipc::encode_frame(T::kLogAck, h.seq + payload.size(), "");
+      flush(c);
+      break;
+    }
     default:
       return close_conn(c, std::string("protocol error: a ") + ipc::frame_type_name(h.type) + " frame from a node");
   }

@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include "common/ascii.h"
+#include "ipc/json.h"
 #include "ipc/txlog.h"
 
 namespace mx::control {
@@ -35,6 +37,33 @@ const char* const kMigrations[] = {
     "  action TEXT NOT NULL,"
     "  object TEXT NOT NULL,"
     "  detail TEXT NOT NULL DEFAULT '');",
+    // 2: the transaction log collected from nodes, indexed for search
+    "CREATE TABLE log_records ("
+    "  node TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  time TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL,"
+    "  mail_from TEXT NOT NULL COLLATE NOCASE,"
+    "  rcpts TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  client_ip TEXT NOT NULL,"
+    "  class TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  line TEXT NOT NULL,"
+    "  PRIMARY KEY (node, seq)) WITHOUT ROWID;"
+    "CREATE INDEX log_time ON log_records (time);"
+    "CREATE INDEX log_tenant_time ON log_records (tenant, time);"
+    "CREATE INDEX log_from ON log_records (mail_from);"
+    "CREATE INDEX log_msgid ON log_records (message_id);"
+    "CREATE INDEX log_ip ON log_records (client_ip);"
+    "CREATE TABLE log_rcpts ("
+    "  node TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  rcpt TEXT NOT NULL,"
+    "  FOREIGN KEY (node, seq) REFERENCES log_records (node, seq));"
+    "CREATE INDEX log_rcpt ON log_rcpts (rcpt);",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kStoreSchemaVersion);
@@ -63,6 +92,12 @@ class Stmt {
   // SQLITE_ROW, SQLITE_DONE, or an error code.
   int step() { return ok_ ? sqlite3_step(s_) : SQLITE_ERROR; }
   int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
+  void reset() {
+    if (ok_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
   std::string text(int col) {
     const auto* p = sqlite3_column_text(s_, col);
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)))
@@ -245,6 +280,117 @@ std::vector<AuditEntry> Store::audit_log(size_t limit) {
   std::vector<AuditEntry> out;
   while (q.step() == SQLITE_ROW) out.push_back(AuditEntry{q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)});
   return out;
+}
+
+Expected<uint64_t> Store::add_log_batch(const std::string& node, uint64_t seq, std::string_view lines) {
+  if (auto r = exec("BEGIN IMMEDIATE;"); !r) return r.error();
+  Stmt rec(db_,
+           "INSERT OR IGNORE INTO log_records (node, seq, time, event, tenant, mail_from, rcpts, message_id, client_ip, "
+           "class, action, subject, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);");
+  uint64_t added = 0;
+  size_t pos = 0;
+  const std::string who = cut(node, kMaxNodeName);
+  while (pos < lines.size()) {
+    const size_t eol = lines.find('\n', pos);
+    const size_t end = eol == std::string_view::npos ? lines.size() : eol;
+    const std::string_view line = lines.substr(pos, end - pos);
+    const uint64_t at = seq + pos;
+    pos = end + 1;
+    if (line.empty()) continue;
+    // The indexed fields; a line that is not JSON is kept all the same (never lost), unindexed.
+    std::string rcpts;
+    auto v = ipc::parse_json(line, ipc::kMaxJsonBytes);
+    static const ipc::JsonValue kNone;
+    const ipc::JsonValue& j = v ? *v : kNone;
+    if (const ipc::JsonValue* r = j.get("rcpts"))
+      for (const ipc::JsonValue& x : r->items)
+        if (x.kind == ipc::JsonValue::Kind::kString) {
+          if (!rcpts.empty()) rcpts += ',';
+          rcpts += x.str;
+        }
+    rec.reset();
+    rec.bind(1, who).bind(2, static_cast<int64_t>(at)).bind(3, std::string(j.get_str("time")));
+    rec.bind(4, std::string(v ? j.get_str("event") : "unparsed")).bind(5, std::string(j.get_str("tenant")));
+    rec.bind(6, std::string(j.get_str("mail_from"))).bind(7, rcpts).bind(8, std::string(j.get_str("message_id")));
+    rec.bind(9, std::string(j.get_str("client_ip"))).bind(10, std::string(j.get_str("class")));
+    rec.bind(11, std::string(j.get_str("action"))).bind(12, std::string(j.get_str("subject")));
+    rec.bind(13, std::string(line));
+    if (rec.step() != SQLITE_DONE) {
+      const std::string why = sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK;");
+      return Error{"log batch: " + why};
+    }
+    if (sqlite3_changes(db_) == 0) continue;  // had it already
+    ++added;
+    if (const ipc::JsonValue* r = j.get("rcpts"))
+      for (const ipc::JsonValue& x : r->items) {
+        if (x.kind != ipc::JsonValue::Kind::kString) continue;
+        Stmt rc(db_, "INSERT INTO log_rcpts (node, seq, rcpt) VALUES (?, ?, ?);");
+        if (rc.bind(1, who).bind(2, static_cast<int64_t>(at)).bind(3, ascii_lower(x.str)).step() != SQLITE_DONE) {
+          const std::string why = sqlite3_errmsg(db_);
+          (void)exec("ROLLBACK;");
+          return Error{"log batch: " + why};
+        }
+      }
+  }
+  if (auto r = exec("COMMIT;"); !r) {
+    (void)exec("ROLLBACK;");
+    return Error{"log batch: " + r.error().message};
+  }
+  return added;
+}
+
+std::vector<LogRecord> Store::search_log(const LogQuery& q) {
+  std::string sql =
+      "SELECT r.node, r.seq, r.time, r.event, r.tenant, r.mail_from, r.rcpts, r.message_id, r.client_ip, r.class, "
+      "r.action, r.subject, r.line FROM log_records r WHERE 1";
+  std::vector<std::string> args;
+  auto where = [&](const std::string& v, const char* clause) {
+    if (v.empty()) return;
+    sql += clause;
+    args.push_back(v);
+  };
+  where(q.tenant, " AND r.tenant = ?");
+  where(q.sender, " AND r.mail_from = ?");
+  where(q.message_id, " AND r.message_id = ?");
+  where(q.client_ip, " AND r.client_ip = ?");
+  where(q.action, " AND r.action = ?");
+  where(q.cls, " AND r.class = ?");
+  where(q.since, " AND r.time >= ?");
+  where(q.until, " AND r.time < ?");
+  if (!q.rcpt.empty()) {
+    sql += " AND EXISTS (SELECT 1 FROM log_rcpts x WHERE x.node = r.node AND x.seq = r.seq AND x.rcpt = ?)";
+    args.push_back(ascii_lower(q.rcpt));
+  }
+  sql += " ORDER BY r.time DESC, r.node, r.seq DESC LIMIT ?;";
+  Stmt s(db_, sql.c_str());
+  int i = 1;
+  for (const std::string& a : args) s.bind(i++, a);
+  s.bind(i, static_cast<int64_t>(q.limit));
+  std::vector<LogRecord> out;
+  while (s.step() == SQLITE_ROW) {
+    LogRecord r;
+    r.node = s.text(0);
+    r.seq = static_cast<uint64_t>(s.i64(1));
+    r.time = s.text(2);
+    r.event = s.text(3);
+    r.tenant = s.text(4);
+    r.mail_from = s.text(5);
+    r.rcpts = s.text(6);
+    r.message_id = s.text(7);
+    r.client_ip = s.text(8);
+    r.cls = s.text(9);
+    r.action = s.text(10);
+    r.subject = s.text(11);
+    r.line = s.text(12);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+uint64_t Store::log_count() {
+  Stmt q(db_, "SELECT count(*) FROM log_records;");
+  return q.step() == SQLITE_ROW ? static_cast<uint64_t>(q.i64(0)) : 0;
 }
 
 }  // namespace mx::control

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/expected.h"
@@ -27,7 +28,7 @@ struct sqlite3;
 
 namespace mx::control {
 
-constexpr int kStoreSchemaVersion = 1;
+constexpr int kStoreSchemaVersion = 2;
 constexpr size_t kMaxNodeName = 64;
 constexpr size_t kMaxActor = 128;
 constexpr size_t kMaxComment = 1024;
@@ -49,6 +50,20 @@ struct NodeState {
   uint64_t nacked = 0;         // the last generation it refused (0: none)
   std::string reason;          // why
   std::string last_seen;
+};
+
+// One transaction-log record collected from a node: the indexed fields and the record itself
+// (a JSON line, as the node wrote it).
+struct LogRecord {
+  std::string node;
+  uint64_t seq = 0;  // the record's position in the node's log stream (unique per node)
+  std::string time, event, tenant, mail_from, rcpts, message_id, client_ip, cls, action, subject;
+  std::string line;
+};
+
+struct LogQuery {
+  std::string tenant, sender, rcpt, message_id, client_ip, action, cls, since, until;
+  size_t limit = 100;
 };
 
 struct AuditEntry {
@@ -79,6 +94,13 @@ class Store {
   void node_nacked(const std::string& name, uint64_t generation, const std::string& reason);
   void node_gone(const std::string& name);
   std::vector<NodeState> nodes();
+
+  // Records from `node`, the first at stream position `seq`, as JSON lines; stored in one
+  // transaction, each keyed by (node, its position): a batch sent again adds nothing. Returns
+  // the records newly stored.
+  Expected<uint64_t> add_log_batch(const std::string& node, uint64_t seq, std::string_view lines);
+  std::vector<LogRecord> search_log(const LogQuery& q);
+  uint64_t log_count();
 
   void audit(const std::string& actor, const std::string& action, const std::string& object,
              const std::string& detail);

@@ -142,5 +142,76 @@ TEST_F(StoreTest, ANewerSchemaIsRefusedAndAnUnwritablePathNamed) {
   EXPECT_NE(nowhere.error().message.find("/nonexistent-dir/x.db"), std::string::npos);
 }
 
+// Log records from nodes: keyed by (node, position), so a batch sent again adds nothing; the
+// indexed fields answer searches; a line that is not JSON is kept (unindexed), never dropped.
+TEST_F(StoreTest, LogBatchesAreStoredOnceAndSearchable) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  const std::string a =
+      R"({"time":"2026-12-03T10:00:00.000Z","event":"message","tenant":"example","client_ip":"198.18.0.1","mail_from":"Alice@Sender.test","rcpts":["bob@example.test","Carol@Example.test"],"message_id":"<m1@x>","subject":"hi","class":"clean","action":"deliver"})";
+  const std::string b =
+      R"({"time":"2026-12-03T10:00:01.000Z","event":"message","tenant":"second","client_ip":"198.18.0.9","mail_from":"eve@evil.test","rcpts":["dave@second.test"],"message_id":"<m2@x>","subject":"buy","class":"spam","action":"quarantine"})";
+  const std::string batch = a + "\n" + b + "\nnot json at all\n";
+  auto added = st.add_log_batch("n1", 1000, batch);
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_EQ(*added, 3u);
+  auto again = st.add_log_batch("n1", 1000, batch);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u) << "a batch sent again adds nothing";
+  auto other = st.add_log_batch("n2", 1000, a + "\n");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other, 1u) << "the same position on another node is another record";
+  EXPECT_EQ(st.log_count(), 4u);
+  LogQuery q;
+  q.sender = "alice@sender.TEST";
+  auto r = st.search_log(q);
+  ASSERT_EQ(r.size(), 2u) << "sender matched without regard to case, on both nodes";
+  q = LogQuery{};
+  q.rcpt = "carol@example.test";
+  r = st.search_log(q);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].line, a);
+  q = LogQuery{};
+  q.tenant = "second";
+  q.action = "quarantine";
+  r = st.search_log(q);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seq, 1000u + a.size() + 1);
+  EXPECT_EQ(r[0].message_id, "<m2@x>");
+  q = LogQuery{};
+  q.since = "2026-12-03T10:00:00.500Z";
+  r = st.search_log(q);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].tenant, "second");
+  q = LogQuery{};
+  q.limit = 10;
+  r = st.search_log(q);
+  ASSERT_EQ(r.size(), 4u);
+  bool unparsed = false;
+  for (const LogRecord& x : r) unparsed |= x.event == "unparsed" && x.line == "not json at all";
+  EXPECT_TRUE(unparsed);
+}
+
+// A file at schema version 1 (before log collection) is migrated in place.
+TEST_F(StoreTest, AnOlderSchemaIsMigrated) {
+  {
+    auto s = Store::open(path_);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->commit("kept across the migration", "alice", "", 1, 0));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE log_rcpts; DROP TABLE log_records; UPDATE schema_version SET version = 1;",
+                         nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ((*s)->schema_version(), 2);
+  EXPECT_EQ((*s)->current()->document, "kept across the migration");
+  ASSERT_TRUE((*s)->add_log_batch("n", 0, "{\"time\":\"t\"}\n"));
+  EXPECT_EQ((*s)->log_count(), 1u);
+}
+
 }  // namespace
 }  // namespace mx::control
