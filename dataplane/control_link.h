@@ -35,7 +35,9 @@ namespace mx::dp {
 constexpr uint64_t kControlRetryMs = 1000;
 constexpr const char* kPushedSnapshotFile = "snapshot.toml";
 constexpr const char* kLogStateFile = "log.state";
-constexpr size_t kLogBatchBytes = 1u << 20;  // at most this much of the log per batch (whole lines)
+// At most this much of the log per batch (whole lines): the frame's bound, so that under load each
+// of control's commits (an fsync) carries as many records as it can (group commit).
+constexpr size_t kLogBatchBytes = ipc::kMaxLogBatchBytes;
 
 // The snapshot last pushed and kept in `state_dir`, with its generation; a null snapshot when
 // there is none. An unreadable or invalid file is an error (mxgate does not start on a policy it
