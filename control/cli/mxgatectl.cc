@@ -27,6 +27,8 @@
 #include "ipc/json.h"
 #include "ipc/snapshot.h"
 #include "ipc/txlog.h"
+#include "scan/hs_rules.h"
+#include "scan/rules.h"
 
 namespace {
 
@@ -53,6 +55,8 @@ constexpr const char* kUsage =
     "                                  it; --wait: until every connected node acknowledged or refused\n"
     "  rollback N [--wait SECONDS]     commit generation N's document again, as a new generation\n"
     "  audit [--limit N]               who changed what, newest first\n"
+    "  rules check FILE                compile a rule file (docs/rules.md) as a node would; errors\n"
+    "                                  name the line (needs no mxgate-control)\n"
     "  log search [--sender A] [--rcpt A] [--tenant T] [--message-id ID] [--ip IP] [--action A]\n"
     "             [--class C] [--since TIME] [--until TIME] [--limit N]\n"
     "                                  transaction records collected from the nodes, newest first\n"
@@ -343,6 +347,31 @@ int cmd_log_search(const Ctx& c, const std::vector<std::pair<std::string, std::s
   return kExitOk;
 }
 
+int cmd_rules_check(const Ctx& c, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "mxgatectl: %s: cannot open\n", file.c_str());
+    return kExitUsage;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  auto set = mx::scan::parse_rules(text);
+  auto compiled = set ? mx::scan::HsRules::compile(text) : mx::Expected<mx::scan::HsRules>(set.error());
+  if (c.json) {
+    std::string o = "{\"file\":";
+    mx::ipc::json_string(o, file);
+    o += compiled ? ",\"ok\":true,\"rules\":" + std::to_string(set->rules.size()) : ",\"ok\":false,\"error\":";
+    if (!compiled) mx::ipc::json_string(o, compiled.error().message);
+    std::printf("%s}\n", o.c_str());
+  } else if (compiled) {
+    std::printf("%s: %zu rule(s) compile\n", file.c_str(), set->rules.size());
+  } else {
+    std::fprintf(stderr, "%s: %s\n", file.c_str(), compiled.error().message.c_str());
+  }
+  return compiled ? kExitOk : kExitRefused;
+}
+
 int cmd_audit(const Ctx& c, long limit) {
   mx::ipc::JsonValue v;
   std::string raw;
@@ -423,6 +452,7 @@ int main(int argc, char** argv) {
   if (cmd == "import" && args.size() == 2) return cmd_import(c, args[1], comment, wait);
   if (cmd == "rollback" && args.size() == 2 && number(args[1], n)) return cmd_rollback(c, args[1], wait);
   if (cmd == "audit" && args.size() == 1) return cmd_audit(c, limit);
+  if (cmd == "rules" && args.size() == 3 && args[1] == "check") return cmd_rules_check(c, args[2]);
   if (cmd == "log" && args.size() == 2 && args[1] == "search") return cmd_log_search(c, filters, limit);
   return usage(("unknown command or arguments: " + cmd).c_str());
 }

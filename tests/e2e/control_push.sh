@@ -94,6 +94,10 @@ check "log: mxgate applied generation 1" grep -q 'tenant snapshot generation 1 f
 cp "$work/t2.toml" "$work/t3.toml"
 printf 'rule BAD body regex /(unclosed/ score 1\n' >"$work/bad.rules"
 sed -i 's/^rules = "example.rules"/rules = "bad.rules"/' "$work/t3.toml"
+out=$("$CLI" rules check "$work/bad.rules" 2>&1) && rc=0 || rc=$?
+check "rules check: a bad file exits 1" eq "$rc" 1
+check "rules check: names the line" grep -q "bad.rules: line 1: rule 'BAD'" <<<"$out"
+check "rules check: the lab's rules compile" "$CLI" rules check "$work/example.rules"
 out=$("$CLI" import "$work/t3.toml" 2>&1) && rc=0 || rc=$?
 check "bad rules: exit 1" eq "$rc" 1
 check "bad rules: the file and line named" grep -q "t3.toml:[0-9]*: tenant 'example': rules:" <<<"$out"
