@@ -206,6 +206,10 @@ HttpResponse ApiServer::route(const HttpRequest& req) {
     o += '}';
     return json(200, std::move(o));
   }
+  if (p == "/metrics") {
+    if (auto r = only(get, "GET")) return *r;
+    return metrics();
+  }
   if (p == "/v1/nodes") {
     if (auto r = only(get, "GET")) return *r;
     std::string o = "[";
@@ -287,6 +291,47 @@ HttpResponse ApiServer::route(const HttpRequest& req) {
     return json(200, std::move(o));
   }
   return error(404, "no such endpoint");
+}
+
+// Prometheus text exposition (version 0.0.4): control's own state and what each node last
+// reported. Label values are escaped as the format requires (backslash, quote, newline).
+HttpResponse ApiServer::metrics() {
+  auto label = [](std::string_view v) {
+    std::string o;
+    for (char ch : v) {
+      if (ch == '\\' || ch == '"') o += '\\';
+      if (ch == '\n') {
+        o += "\\n";
+        continue;
+      }
+      o += ch;
+    }
+    return o;
+  };
+  const auto cur = store_.list(1);
+  const auto nodes = store_.nodes();
+  std::string o;
+  o += "# HELP mxgate_control_generation The newest policy generation.\n# TYPE mxgate_control_generation gauge\n";
+  o += "mxgate_control_generation " + std::to_string(cur.empty() ? 0 : cur[0].gen) + "\n";
+  o += "# HELP mxgate_control_nodes_connected Data planes connected now.\n# TYPE mxgate_control_nodes_connected gauge\n";
+  o += "mxgate_control_nodes_connected " + std::to_string(push_.connected()) + "\n";
+  o += "# HELP mxgate_control_log_records Transaction records stored.\n# TYPE mxgate_control_log_records gauge\n";
+  o += "mxgate_control_log_records " + std::to_string(store_.log_count()) + "\n";
+  o += "# HELP mxgate_node_generation The generation a node serves (as it last acknowledged).\n"
+       "# TYPE mxgate_node_generation gauge\n";
+  for (const NodeState& n : nodes)
+    o += "mxgate_node_generation{node=\"" + label(n.name) + "\"} " + std::to_string(n.generation) + "\n";
+  o += "# HELP mxgate_node_connected 1 when the node is connected.\n# TYPE mxgate_node_connected gauge\n";
+  for (const NodeState& n : nodes)
+    o += "mxgate_node_connected{node=\"" + label(n.name) + "\"} " + (n.state == "connected" ? "1" : "0") + "\n";
+  o += "# HELP mxgate_node_refused_generation The last generation a node refused (0: none).\n"
+       "# TYPE mxgate_node_refused_generation gauge\n";
+  for (const NodeState& n : nodes)
+    o += "mxgate_node_refused_generation{node=\"" + label(n.name) + "\"} " + std::to_string(n.nacked) + "\n";
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(o);
+  return r;
 }
 
 HttpResponse ApiServer::post_snapshot(const HttpRequest& req) {

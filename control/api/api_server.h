@@ -12,6 +12,7 @@
 //   GET  /v1/log[?tenant=&sender=&rcpt=&message_id=&client_ip=&action=&class=&since=&until=&limit=]
 //                                    transaction records collected from nodes, newest first
 //   GET  /v1/audit[?limit=N]         newest first
+//   GET  /metrics                    Prometheus text exposition: generation, nodes, log records
 //
 // Errors are JSON {"error": "..."} with 400 (a document that does not validate, with its
 // line), 404, 405, 413 and the parser's statuses (control/api/http.h).
@@ -62,6 +63,7 @@ class ApiServer {
   void flush(Client& c);
   HttpResponse post_snapshot(const HttpRequest& req);
   HttpResponse post_rollback(const HttpRequest& req, uint64_t gen);
+  HttpResponse metrics();
 
   int lfd_ = -1;
   std::string path_;

@@ -136,6 +136,24 @@ check "rollback: exit 0" eq "$rc" 0
 check "rollback: generation 3 is generation 1's document" grep -q 'generation 3 committed: the document of generation 1' <<<"$out"
 check "rollback: the node serves 3" eq "$(node_field generation)" 3
 check "audit: commit, nack and rollback recorded" bash -c "'$CLI' audit | grep -q rollback && '$CLI' audit | grep -q nack && '$CLI' audit | grep -q 'add third'"
+check "metrics: Prometheus text with each node's generation" /usr/bin/python3 -c "
+import socket
+s = socket.socket(socket.AF_UNIX); s.connect('$work/api.sock')
+s.sendall(b'GET /metrics HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n')
+r = b''
+while True:
+    d = s.recv(65536)
+    if not d: break
+    r += d
+head, body = r.split(b'\\r\\n\\r\\n', 1)
+assert head.startswith(b'HTTP/1.1 200'), head
+assert b'Content-Type: text/plain; version=0.0.4' in head, head
+lines = body.decode().splitlines()
+assert 'mxgate_control_generation 3' in lines, lines
+assert 'mxgate_node_generation{node=\"lab-1\"} 3' in lines, lines
+assert 'mxgate_node_refused_generation{node=\"lab-1\"} 2' in lines, lines
+assert 'mxgate_node_connected{node=\"lab-1\"} 1' in lines, lines
+"
 check "json: generation list parses" /usr/bin/python3 -c "
 import json, subprocess
 g = json.loads(subprocess.check_output(['$CLI', '--json', 'generation', 'list']))
