@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
     const size_t split = fds.size();
     (*api)->fill(fds);
     const int n = ::poll(fds.data(), fds.size(), 200);
+    (*push)->sweep();
+    (*api)->sweep();
     if (n <= 0) continue;
     (*push)->handle(std::vector<pollfd>(fds.begin(), fds.begin() + static_cast<ptrdiff_t>(split)));
     (*api)->handle(std::vector<pollfd>(fds.begin() + static_cast<ptrdiff_t>(split), fds.end()));

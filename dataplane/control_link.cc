@@ -77,7 +77,7 @@ void ControlLink::connect_now(uint64_t now_ms) {
   }
   fd_ = fd;
   said_unreachable_ = false;
-  reader_ = ipc::FrameReader();
+  reader_ = ipc::FrameReader(ipc::kNodeAccepts);
   out_.clear();
   log_sent_ = log_acked_;  // a batch not acknowledged before is sent again
   std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)\n", cfg_.socket.c_str(),
@@ -87,6 +87,7 @@ void ControlLink::connect_now(uint64_t now_ms) {
 }
 
 void ControlLink::poll(uint64_t now_ms) {
+  now_ms_ = now_ms;
   if (fd_ < 0) {
     if (now_ms >= retry_at_ms_) connect_now(now_ms);
     if (fd_ < 0) return;
@@ -164,7 +165,7 @@ void ControlLink::flush() {
     const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
-      return drop(std::strerror(errno), retry_at_ms_);
+      return drop(std::strerror(errno), now_ms_);
     }
     out_.erase(0, static_cast<size_t>(n));
   }
@@ -190,17 +191,21 @@ void ControlLink::ship_log() {
     return;
   }
   const auto ino = static_cast<uint64_t>(st.st_ino);
-  if (ino != log_inode_) {
-    // Another file (first run, or replaced): its offset 0 comes after everything acknowledged.
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (ino != log_inode_ || size < log_acked_ - log_base_) {
+    // Another file (first run, replaced, or truncated in place): its offset 0 comes after
+    // everything acknowledged and after the one batch that may be in flight unacknowledged (its
+    // records may be stored already), so no position is ever used twice.
     if (log_inode_)
-      std::fprintf(stderr, "mxgate: transaction log %s is a new file: shipping it from its start\n", log_path_.c_str());
+      std::fprintf(stderr, "mxgate: transaction log %s is a new or truncated file: shipping it from its start\n",
+                   log_path_.c_str());
+    const bool first = log_inode_ == 0 && log_acked_ == 0;
     log_inode_ = ino;
-    log_base_ = log_acked_ ? log_acked_ + 1 : 0;
+    log_base_ = first ? 0 : log_acked_ + kLogBatchBytes + 1;
     log_acked_ = log_sent_ = log_base_;
     save_log_state();
   }
   const uint64_t off = log_acked_ - log_base_;
-  const auto size = static_cast<uint64_t>(st.st_size);
   if (size <= off) {
     ::close(fd);
     return;

@@ -12,9 +12,10 @@
 // control last acknowledged, each batch numbered by its position in the node's log stream
 // (seq = base + offset in the file), so control de-duplicates a batch sent again after a lost
 // connection or a restart; the acknowledged position is kept durably in state_dir/log.state.
-// One batch is in flight at a time. If the file is replaced (another inode), shipping continues
-// in the new file at a base past everything acknowledged; lines of the old file not yet
-// acknowledged then stay in that file (not collected).
+// One batch is in flight at a time. If the file is replaced (another inode) or truncated,
+// shipping continues in the new content at a base past everything acknowledged and past the batch
+// that may be in flight; lines of the old file not yet acknowledged then stay in that file (not
+// collected).
 //
 // SECURITY: control is trusted to set policy, but its bytes are parsed with bounds
 // (ipc::FrameReader, the snapshot reader); the first bad frame closes the channel.
@@ -78,6 +79,7 @@ class ControlLink {
   uint64_t serving_ = 0;
   int fd_ = -1;
   uint64_t retry_at_ms_ = 0;
+  uint64_t now_ms_ = 0;  // of the current poll()
   bool said_unreachable_ = false;
   ipc::FrameReader reader_;
   std::string out_;

@@ -73,6 +73,8 @@ bool FrameReader::check_header() {
     std::snprintf(msg, sizeof msg, "IPC version %u, this side speaks %u", version, kIpcVersion);
   } else if (type == 0 || type > kFrameTypeMax) {
     std::snprintf(msg, sizeof msg, "unknown frame type %u", type);
+  } else if ((mask_ & frame_bit(static_cast<FrameType>(type))) == 0) {
+    std::snprintf(msg, sizeof msg, "a %s frame is not expected here", frame_type_name(static_cast<FrameType>(type)));
   } else if (flags != 0) {
     std::snprintf(msg, sizeof msg, "reserved flags 0x%08x set", flags);
   } else if (length > max_payload(static_cast<FrameType>(type))) {

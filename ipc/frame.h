@@ -7,8 +7,9 @@
 //   6       2     type (FrameType)
 //   8       4     payload length (at most kMaxPayload[type])
 //   12      4     flags (none defined: must be 0)
-//   16      8     seq: the snapshot generation (kSnapshot, kAck, kNack), the sequence number of
-//                 the first record (kLogBatch), the last record stored (kLogAck), else 0
+//   16      8     seq: the snapshot generation (kSnapshot, kAck, kNack), the position of the
+//                 batch's first byte in the node's log stream (kLogBatch), the position up to
+//                 which everything is stored (kLogAck), else 0
 //   24      ...   payload
 //
 // All integers are big-endian. The push follows a versioned, acknowledged model (as Envoy's
@@ -56,6 +57,15 @@ constexpr uint32_t kMaxLogBatchBytes = 4u << 20;     // records per batch, as JS
 constexpr uint32_t kMaxPingBytes = 0;
 
 uint32_t max_payload(FrameType t) noexcept;
+
+// Which types a side accepts (FrameReader::accept): a bit per type.
+constexpr uint32_t frame_bit(FrameType t) noexcept { return 1u << static_cast<uint16_t>(t); }
+constexpr uint32_t kControlAccepts = frame_bit(FrameType::kHello) | frame_bit(FrameType::kAck) |
+                                     frame_bit(FrameType::kNack) | frame_bit(FrameType::kLogBatch) |
+                                     frame_bit(FrameType::kPing) | frame_bit(FrameType::kPong);
+constexpr uint32_t kNodeAccepts = frame_bit(FrameType::kSnapshot) | frame_bit(FrameType::kLogAck) |
+                                  frame_bit(FrameType::kPing) | frame_bit(FrameType::kPong);
+constexpr uint32_t kAllFrames = 0xffffffffu;
 const char* frame_type_name(FrameType t) noexcept;
 
 struct FrameHeader {
@@ -71,6 +81,11 @@ std::string encode_frame(FrameType type, uint64_t seq, std::string_view payload)
 // next() returns true. After an error, error() says why and nothing more is decoded.
 class FrameReader {
  public:
+  // Frames of a type outside `mask` end the channel as soon as their header is read (before any
+  // payload is buffered): each side accepts only what the other may send (kControlAccepts,
+  // kNodeAccepts), and a caller may narrow it further (e.g. only hello before hello).
+  explicit FrameReader(uint32_t mask = kAllFrames) : mask_(mask) {}
+  void accept(uint32_t mask) noexcept { mask_ = mask; }
   // Consumes bytes; returns how many were taken (all, unless a frame is complete and waiting
   // to be taken with next(), or after an error).
   size_t feed(ByteSpan in);
@@ -90,6 +105,7 @@ class FrameReader {
   bool have_header_ = false;
   bool ready_ = false;
   bool taken_ = false;  // next() handed the frame out: it goes at the next feed()/next()
+  uint32_t mask_ = kAllFrames;
   std::string error_;
 };
 

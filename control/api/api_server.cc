@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include "ipc/snapshot.h"
@@ -71,6 +72,11 @@ std::string node_json(const NodeState& n) {
   return o;
 }
 
+uint64_t mono_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
 bool parse_u64(std::string_view s, uint64_t& v) {
   if (s.empty() || s.size() > 19) return false;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -105,7 +111,7 @@ ApiServer::~ApiServer() {
 void ApiServer::fill(std::vector<pollfd>& fds) const {
   fds.push_back(pollfd{lfd_, POLLIN, 0});
   for (const auto& c : clients_)
-    fds.push_back(pollfd{c->fd, static_cast<short>(c->out_off < c->out.size() ? POLLOUT : POLLIN), 0});
+    if (c->fd >= 0) fds.push_back(pollfd{c->fd, static_cast<short>(c->out_off < c->out.size() ? POLLOUT : POLLIN), 0});
 }
 
 void ApiServer::handle(const std::vector<pollfd>& fds) {
@@ -121,6 +127,7 @@ void ApiServer::handle(const std::vector<pollfd>& fds) {
         }
         auto c = std::make_unique<Client>();
         c->fd = fd;
+        c->last_ms = mono_ms();
         clients_.push_back(std::move(c));
       }
       continue;
@@ -128,14 +135,28 @@ void ApiServer::handle(const std::vector<pollfd>& fds) {
     auto it = std::find_if(clients_.begin(), clients_.end(), [&](const auto& c) { return c->fd == p.fd; });
     if (it == clients_.end()) continue;
     Client& c = **it;
-    if (p.revents & POLLOUT) flush(c);
-    else if (p.revents & (POLLIN | POLLHUP | POLLERR)) on_readable(c);
+    if (p.revents & POLLOUT) {
+      if (flush(c)) process(c);  // the answer is out: the next pipelined request, if any
+    } else if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      on_readable(c);
+    }
   }
   clients_.erase(std::remove_if(clients_.begin(), clients_.end(),
                                 [](const auto& c) {
                                   if (c->fd >= 0) return false;
                                   return true;
                                 }),
+                 clients_.end());
+}
+
+void ApiServer::sweep() {
+  const uint64_t now = mono_ms();
+  for (auto& c : clients_)
+    if (c->fd >= 0 && now - c->last_ms > kApiIdleMs) {
+      ::close(c->fd);
+      c->fd = -1;
+    }
+  clients_.erase(std::remove_if(clients_.begin(), clients_.end(), [](const auto& c) { return c->fd < 0; }),
                  clients_.end());
 }
 
@@ -148,42 +169,50 @@ void ApiServer::on_readable(Client& c) {
     return;
   }
   if (n < 0) return;
-  std::string_view in(buf, static_cast<size_t>(n));
-  while (!in.empty() || c.parser.state() == HttpParser::State::kReady) {
-    in.remove_prefix(c.parser.feed(in));
-    if (c.parser.state() == HttpParser::State::kNeedMore) break;
-    if (c.parser.state() == HttpParser::State::kBad) {
-      c.out += format_response(error(c.parser.status(), c.parser.error()), false);
-      c.close_after = true;
-      break;
-    }
-    const HttpRequest req = c.parser.take();
-    c.out += format_response(route(req), req.keep_alive);
-    if (!req.keep_alive) {
-      c.close_after = true;
-      break;
-    }
-  }
-  flush(c);
+  c.last_ms = mono_ms();
+  c.in.append(buf, static_cast<size_t>(n));
+  process(c);
 }
 
-void ApiServer::flush(Client& c) {
+void ApiServer::process(Client& c) {
+  while (c.fd >= 0 && c.out.empty() && !c.close_after) {
+    if (c.parser.state() == HttpParser::State::kNeedMore) {
+      const size_t used = c.parser.feed(c.in);
+      c.in.erase(0, used);
+      if (c.parser.state() == HttpParser::State::kNeedMore) return;  // wait for more bytes
+    }
+    if (c.parser.state() == HttpParser::State::kBad) {
+      c.out = format_response(error(c.parser.status(), c.parser.error()), false);
+      c.close_after = true;
+    } else {
+      const HttpRequest req = c.parser.take();
+      c.out = format_response(route(req), req.keep_alive);
+      c.close_after = !req.keep_alive;
+    }
+    if (!flush(c)) return;  // POLLOUT brings us back
+  }
+}
+
+bool ApiServer::flush(Client& c) {
   while (c.out_off < c.out.size()) {
     const ssize_t n = ::write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
+      if (errno == EAGAIN || errno == EINTR) return false;
       ::close(c.fd);
       c.fd = -1;
-      return;
+      return false;
     }
     c.out_off += static_cast<size_t>(n);
+    c.last_ms = mono_ms();
   }
   c.out.clear();
   c.out_off = 0;
   if (c.close_after) {
     ::close(c.fd);
     c.fd = -1;
+    return false;
   }
+  return true;
 }
 
 HttpResponse ApiServer::route(const HttpRequest& req) {

@@ -36,6 +36,7 @@
 namespace mx::control {
 
 constexpr size_t kMaxApiClients = 64;
+constexpr uint64_t kApiIdleMs = 30000;  // a client silent (or stuck mid-request) this long is closed
 constexpr size_t kMaxListLimit = 1000;
 
 class ApiServer {
@@ -46,6 +47,7 @@ class ApiServer {
   ApiServer& operator=(const ApiServer&) = delete;
   void fill(std::vector<pollfd>& fds) const;
   void handle(const std::vector<pollfd>& fds);
+  void sweep();  // idle deadlines; call every loop round
   // The response to one request (exposed for tests).
   HttpResponse route(const HttpRequest& req);
 
@@ -53,14 +55,17 @@ class ApiServer {
   struct Client {
     int fd = -1;
     HttpParser parser;
+    std::string in;   // read, not yet parsed (pipelined requests wait for the previous answer)
     std::string out;
     size_t out_off = 0;
     bool close_after = false;
+    uint64_t last_ms = 0;
   };
   ApiServer(int fd, std::string path, Store& store, PushServer& push)
       : lfd_(fd), path_(std::move(path)), store_(store), push_(push) {}
   void on_readable(Client& c);
-  void flush(Client& c);
+  void process(Client& c);  // one request at a time: the next is parsed once the answer is out
+  bool flush(Client& c);    // true when everything queued is written
   HttpResponse post_snapshot(const HttpRequest& req);
   HttpResponse post_rollback(const HttpRequest& req, uint64_t gen);
   HttpResponse metrics();

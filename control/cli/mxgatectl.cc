@@ -6,6 +6,8 @@
 // reason cannot send control sequences to the operator's terminal.
 // STANDARDS: RFC 9112 (the request it sends), RFC 8259.
 #include <poll.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -24,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/api/http.h"
 #include "ipc/json.h"
 #include "ipc/snapshot.h"
 #include "ipc/txlog.h"
@@ -40,6 +43,7 @@ constexpr int kExitUnreachable = 3;  // no mxgate-control on the socket
 constexpr int kExitFailed = 4;       // control failed (5xx) or answered something unreadable
 constexpr int kExitTimeout = 5;      // --wait: not every connected node answered in time
 constexpr size_t kMaxResponseBytes = 300u << 20;
+constexpr time_t kIoTimeoutS = 120;  // per read or write on the API socket
 
 constexpr const char* kUsage =
     "usage: mxgatectl [--socket PATH] [--json] COMMAND [ARGS]\n"
@@ -97,6 +101,10 @@ Reply call(const std::string& sock, const std::string& method, const std::string
     if (fd >= 0) ::close(fd);
     return r;
   }
+  // A control that stalls does not hang the CLI for ever.
+  const timeval tv{kIoTimeoutS, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
   if (method == "POST") req += "Content-Type: application/toml\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
@@ -105,8 +113,10 @@ Reply call(const std::string& sock, const std::string& method, const std::string
     const ssize_t n = ::write(fd, req.data() + off, req.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      if (errno == EPIPE || errno == ECONNRESET) break;  // control answered early (e.g. 413): read it
       err = std::string("writing the request: ") + std::strerror(errno);
       ::close(fd);
+      r.status = -1;
       return r;
     }
     off += static_cast<size_t>(n);
@@ -296,6 +306,11 @@ int cmd_import(const Ctx& c, const std::string& file, const std::string& comment
     std::fprintf(stderr, "mxgatectl: %s\n", doc.error().message.c_str());
     return kExitRefused;
   }
+  if (doc->size() > mx::control::kMaxBodyBytes) {
+    std::fprintf(stderr, "mxgatectl: %s: %zu bytes with its rules, more than the API takes (%zu)\n", file.c_str(),
+                 doc->size(), mx::control::kMaxBodyBytes);
+    return kExitRefused;
+  }
   mx::ipc::JsonValue v;
   std::string raw;
   const std::string target = "/v1/snapshot?actor=" + query_escape(actor()) + "&comment=" + query_escape(comment);
@@ -396,6 +411,7 @@ bool number(const std::string& s, long& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // a closed socket is an error to report, not a silent death
   Ctx c;
   const char* env = std::getenv("MXGATECTL_SOCKET");
   c.sock = env && *env ? env : "/run/mxgate/api.sock";

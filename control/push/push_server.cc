@@ -10,10 +10,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
 namespace mx::control {
+namespace {
+
+uint64_t mono_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
 
 Expected<int> listen_unix(const std::string& path) {
   sockaddr_un a{};
@@ -38,6 +47,7 @@ Expected<std::unique_ptr<PushServer>> PushServer::listen(const std::string& sock
   auto fd = listen_unix(socket_path);
   if (!fd) return fd.error();
   std::unique_ptr<PushServer> s(new PushServer(*fd, socket_path, store));
+  store.all_nodes_gone();  // whatever was connected to a previous run is not connected to this one
   if (auto cur = store.current()) s->publish(cur->gen, cur->document);
   return s;
 }
@@ -48,12 +58,24 @@ PushServer::~PushServer() {
   ::unlink(path_.c_str());
 }
 
-size_t PushServer::connected() const { return conns_.size(); }
+size_t PushServer::connected() const {
+  return static_cast<size_t>(
+      std::count_if(conns_.begin(), conns_.end(), [](const auto& c) { return c->fd >= 0 && !c->name.empty(); }));
+}
 
 void PushServer::fill(std::vector<pollfd>& fds) const {
   fds.push_back(pollfd{lfd_, POLLIN, 0});
+  // Not read while what it was sent is unwritten: a node that does not read cannot make
+  // control queue answers for it.
   for (const auto& c : conns_)
-    fds.push_back(pollfd{c->fd, static_cast<short>(POLLIN | (c->out_off < c->out.size() ? POLLOUT : 0)), 0});
+    if (c->fd >= 0) fds.push_back(pollfd{c->fd, static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
+}
+
+void PushServer::sweep() {
+  const uint64_t now = mono_ms();
+  for (auto& c : conns_)
+    if (c->fd >= 0 && c->name.empty() && now - c->since_ms > kHelloTimeoutMs) close_conn(*c, "no hello in time");
+  conns_.erase(std::remove_if(conns_.begin(), conns_.end(), [](const auto& c) { return c->fd < 0; }), conns_.end());
 }
 
 void PushServer::handle(const std::vector<pollfd>& fds) {
@@ -83,27 +105,26 @@ void PushServer::accept_all() {
     }
     auto c = std::make_unique<Conn>();
     c->fd = fd;
+    c->since_ms = mono_ms();
     conns_.push_back(std::move(c));
   }
 }
 
 void PushServer::on_readable(Conn& c) {
-  char buf[65536];
-  while (c.fd >= 0) {
-    const ssize_t n = ::read(c.fd, buf, sizeof buf);
-    if (n == 0) return close_conn(c, "closed by the node");
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      return close_conn(c, std::strerror(errno));
-    }
-    size_t used = 0;
-    while (c.fd >= 0 && used < static_cast<size_t>(n)) {
-      used += c.reader.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, static_cast<size_t>(n) - used));
-      if (c.reader.failed()) return close_conn(c, "protocol error: " + c.reader.error());
-      ipc::FrameHeader h;
-      std::string_view payload;
-      while (c.fd >= 0 && c.reader.next(h, payload)) on_frame(c, h, payload);
-    }
+  char buf[kReadChunk];
+  const ssize_t n = ::read(c.fd, buf, sizeof buf);  // one chunk per round: a flood stalls only itself
+  if (n == 0) return close_conn(c, "closed by the node");
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return close_conn(c, std::strerror(errno));
+  }
+  size_t used = 0;
+  while (c.fd >= 0 && used < static_cast<size_t>(n)) {
+    used += c.reader.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, static_cast<size_t>(n) - used));
+    if (c.reader.failed()) return close_conn(c, "protocol error: " + c.reader.error());
+    ipc::FrameHeader h;
+    std::string_view payload;
+    while (c.fd >= 0 && c.reader.next(h, payload)) on_frame(c, h, payload);
   }
 }
 
@@ -122,6 +143,7 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
           return close_conn(c, "a node named '" + std::string(payload) + "' is already connected");
       c.name = payload;
       c.serving = h.seq;
+      c.reader.accept(ipc::kControlAccepts & ~ipc::frame_bit(T::kHello));
       store_.node_connected(c.name, h.seq);
       std::fprintf(stderr, "mxgate-control: node %s connected, serving generation %llu\n", c.name.c_str(),
                    static_cast<unsigned long long>(h.seq));
@@ -139,8 +161,7 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
                    static_cast<unsigned long long>(h.seq), static_cast<int>(payload.size()), payload.data());
       break;
     case T::kPing:
-      c.out += ipc::encode_frame(T::kPong, h.seq, "");
-      flush(c);
+      queue(c, std::make_shared<const std::string>(ipc::encode_frame(T::kPong, h.seq, "")));
       break;
     case T::kPong:
       break;
@@ -149,8 +170,7 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
       // sent again by the node, never lost.
       auto added = store_.add_log_batch(c.name, h.seq, payload);
       if (!added) return close_conn(c, "cannot store log records: " + added.error().message);
-      c.out += ipc::encode_frame(T::kLogAck, h.seq + payload.size(), "");
-      flush(c);
+      queue(c, std::make_shared<const std::string>(ipc::encode_frame(T::kLogAck, h.seq + payload.size(), "")));
       break;
     }
     default:
@@ -161,34 +181,39 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
 
 void PushServer::publish(uint64_t generation, const std::string& document) {
   current_ = generation;
-  frame_ = ipc::encode_frame(ipc::FrameType::kSnapshot, generation, document);
+  frame_ = std::make_shared<const std::string>(ipc::encode_frame(ipc::FrameType::kSnapshot, generation, document));
   for (auto& c : conns_)
     if (c->fd >= 0 && !c->name.empty()) offer(*c);
 }
 
-void PushServer::offer(Conn& c) {
-  if (!current_ || c.serving == current_ || c.sent == current_) return;
-  // One snapshot at a time: a newer one waits until the one being written is out.
-  if (c.out_off < c.out.size() && c.sent) return;
-  c.out.erase(0, c.out_off);
-  c.out_off = 0;
-  c.out += frame_;
-  c.sent = current_;
+void PushServer::queue(Conn& c, std::shared_ptr<const std::string> frame) {
+  c.out.push_back(std::move(frame));
   flush(c);
 }
 
+void PushServer::offer(Conn& c) {
+  if (!current_ || c.serving == current_ || c.sent == current_) return;
+  // One snapshot at a time: a newer one is queued when the one being written is out.
+  if (c.sent && !c.out.empty()) return;
+  c.sent = current_;
+  queue(c, frame_);
+}
+
 void PushServer::flush(Conn& c) {
-  while (c.out_off < c.out.size()) {
-    const ssize_t n = ::write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
+  while (c.fd >= 0 && !c.out.empty()) {
+    const std::string& f = *c.out.front();
+    const ssize_t n = ::write(c.fd, f.data() + c.out_off, f.size() - c.out_off);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       return close_conn(c, std::strerror(errno));
     }
     c.out_off += static_cast<size_t>(n);
+    if (c.out_off == f.size()) {
+      c.out.pop_front();
+      c.out_off = 0;
+    }
   }
-  c.out.clear();
-  c.out_off = 0;
-  offer(c);  // a generation committed while the previous one was being written
+  if (c.fd >= 0 && c.out.empty()) offer(c);  // a generation committed while the previous one was being written
 }
 
 void PushServer::close_conn(Conn& c, const std::string& why) {
@@ -199,6 +224,8 @@ void PushServer::close_conn(Conn& c, const std::string& why) {
   if (!c.name.empty()) store_.node_gone(c.name);
   ::close(c.fd);
   c.fd = -1;
+  c.out.clear();
+  c.out_off = 0;
 }
 
 }  // namespace mx::control

@@ -5,15 +5,19 @@
 // the store records either (control/store/store.h). A commit is pushed to every connected node.
 //
 // SECURITY: nodes are peers of the same operator, but their bytes are still parsed with bounds
-// (ipc::FrameReader); the first bad frame closes that node's connection with the reason logged;
-// a node that does not read is not given more than one snapshot at a time (a newer generation
-// replaces one not yet started). The socket file is created mode 0600.
+// (ipc::FrameReader, accepting only what a node may send, and only hello before hello); the
+// first bad frame closes that node's connection with the reason logged. A connection is read
+// at most kReadChunk per poll round and not at all while what it was sent is still unwritten,
+// so a node that floods or does not read stalls only itself; every connection shares one copy
+// of the current snapshot; a connection that does not say hello within kHelloTimeoutMs is
+// closed. The socket file is created mode 0600.
 // STANDARDS: none (docs/ipc.md).
 #pragma once
 
 #include <poll.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +29,8 @@
 namespace mx::control {
 
 constexpr size_t kMaxNodes = 256;  // connections at once
+constexpr size_t kReadChunk = 64 * 1024;      // bytes read from one connection per poll round
+constexpr uint64_t kHelloTimeoutMs = 10000;   // a connection must say hello within this
 
 // A non-blocking listening Unix socket at `path` (mode 0600; a stale file is replaced).
 Expected<int> listen_unix(const std::string& path);
@@ -39,6 +45,8 @@ class PushServer {
   // The poll loop: add our descriptors, then handle what poll() reported for them.
   void fill(std::vector<pollfd>& fds) const;
   void handle(const std::vector<pollfd>& fds);
+  // Deadlines (hello); call every loop round.
+  void sweep();
   // A new current generation: pushed to every node that is not serving it.
   void publish(uint64_t generation, const std::string& document);
   size_t connected() const;
@@ -47,11 +55,13 @@ class PushServer {
   struct Conn {
     int fd = -1;
     std::string name;         // from hello; empty before
-    ipc::FrameReader reader;
-    std::string out;          // frames being written
-    size_t out_off = 0;
+    ipc::FrameReader reader{ipc::frame_bit(ipc::FrameType::kHello)};
+    // Frames being written, in order; a snapshot is the shared copy of the current one.
+    std::deque<std::shared_ptr<const std::string>> out;
+    size_t out_off = 0;       // into out.front()
     uint64_t serving = 0;     // the generation the node says it serves
-    uint64_t sent = 0;        // the newest generation put in `out`
+    uint64_t sent = 0;        // the newest generation queued
+    uint64_t since_ms = 0;    // accepted at
   };
   PushServer(int fd, std::string path, Store& store) : lfd_(fd), path_(std::move(path)), store_(store) {}
   void accept_all();
@@ -64,9 +74,10 @@ class PushServer {
   int lfd_ = -1;
   std::string path_;
   Store& store_;
+  void queue(Conn& c, std::shared_ptr<const std::string> frame);
   std::vector<std::unique_ptr<Conn>> conns_;
   uint64_t current_ = 0;
-  std::string frame_;  // the current generation, framed
+  std::shared_ptr<const std::string> frame_;  // the current generation, framed (shared by all)
 };
 
 }  // namespace mx::control

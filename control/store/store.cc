@@ -251,6 +251,11 @@ void Store::node_acked(const std::string& name, uint64_t generation) {
 }
 
 void Store::node_nacked(const std::string& name, uint64_t generation, const std::string& reason) {
+  {  // the same refusal again (a node repeating itself) is not audited again
+    Stmt same(db_, "SELECT 1 FROM nodes WHERE name = ? AND nacked = ? AND reason = ?;");
+    same.bind(1, cut(name, kMaxNodeName)).bind(2, static_cast<int64_t>(generation)).bind(3, cut(reason, 4096));
+    if (same.step() == SQLITE_ROW) return;
+  }
   Stmt q(db_, "UPDATE nodes SET nacked = ?, reason = ?, last_seen = ? WHERE name = ?;");
   q.bind(1, static_cast<int64_t>(generation)).bind(2, cut(reason, 4096)).bind(3, utc_now());
   q.bind(4, cut(name, kMaxNodeName)).step();
@@ -260,6 +265,11 @@ void Store::node_nacked(const std::string& name, uint64_t generation, const std:
 void Store::node_gone(const std::string& name) {
   Stmt q(db_, "UPDATE nodes SET state = 'gone', last_seen = ? WHERE name = ?;");
   q.bind(1, utc_now()).bind(2, cut(name, kMaxNodeName)).step();
+}
+
+void Store::all_nodes_gone() {
+  Stmt q(db_, "UPDATE nodes SET state = 'gone' WHERE state != 'gone';");
+  q.step();
 }
 
 std::vector<NodeState> Store::nodes() {

@@ -93,6 +93,7 @@ class Store {
   void node_acked(const std::string& name, uint64_t generation);
   void node_nacked(const std::string& name, uint64_t generation, const std::string& reason);
   void node_gone(const std::string& name);
+  void all_nodes_gone();  // at start: no node is connected to a control that just started
   std::vector<NodeState> nodes();
 
   // Records from `node`, the first at stream position `seq`, as JSON lines; stored in one

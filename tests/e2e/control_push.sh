@@ -177,6 +177,16 @@ check "restart: third.test still delivered" grep -q '<-  250 2.0.0 Ok: [0-9]* de
 ctl_start
 check "control back: the node reconnects" wait_for 10 bash -c "[[ \$('$CLI' --json node list | grep -c '\"state\":\"connected\"') == 1 ]]"
 check "control back: it serves 3, nothing pushed again" bash -c "[[ \$(grep -c 'from control' '$LOG') == 0 ]]"
+
+# --- hostile peers against control: an oversized frame before hello, a ping flood that never
+# reads, 2,000 pipelined requests for a ~1 MB generation; control's memory stays bounded ---
+cp "$work/t2.toml" "$work/big.toml"
+for i in $(seq 1 20000); do printf '[[user]]\naddress = "user%d@example.test"\n' "$i"; done >>"$work/big.toml"
+out=$("$CLI" import "$work/big.toml" --comment "20,000 users" --wait 20 2>&1) && rc=0 || rc=$?
+check "big generation: 20,000 users pushed and served" eq "$rc" 0
+check "hostile peers against control" ip netns exec mxlab /usr/bin/python3 "$ROOT/tests/e2e/hostile_control.py" \
+  "$work/control.sock" "$work/api.sock" "$CTL_PID" 4
+check "hostile: the frame refused before its payload" grep -q 'a snapshot frame is not expected here' "$work/control.log"
 lab_down_checked
 check "no sanitizer report" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$LOG' '$work/control.log'"
 finish

@@ -115,5 +115,34 @@ TEST(IpcFrame, ACompleteFrameWaitsToBeTaken) {
   EXPECT_EQ(h.type, FrameType::kPong);
 }
 
+// Each side accepts only what the other may send; a frame of another type ends the channel as
+// soon as its header is read, before any of its (possibly huge) payload is buffered.
+TEST(IpcFrame, ATypeTheSideDoesNotAcceptIsRefusedAtItsHeader) {
+  FrameReader control(kControlAccepts);
+  std::string big = encode_frame(FrameType::kSnapshot, 1, "");
+  big.replace(8, 4, std::string("\x10\x00\x00\x00", 4));  // announces 256 MiB
+  EXPECT_EQ(control.feed(bytes(big + "payload")), kFrameHeaderBytes);
+  ASSERT_TRUE(control.failed());
+  EXPECT_NE(control.error().find("a snapshot frame is not expected here"), std::string::npos) << control.error();
+  EXPECT_LE(control.buffered(), kFrameHeaderBytes);
+  FrameReader node(kNodeAccepts);
+  node.feed(bytes(encode_frame(FrameType::kHello, 0, "x")));
+  EXPECT_TRUE(node.failed());
+  // Narrowed: only hello before hello, then the rest.
+  FrameReader fresh(frame_bit(FrameType::kHello));
+  fresh.feed(bytes(encode_frame(FrameType::kLogBatch, 0, "{}\n")));
+  EXPECT_TRUE(fresh.failed());
+  FrameReader ok(frame_bit(FrameType::kHello));
+  ok.feed(bytes(encode_frame(FrameType::kHello, 0, "n")));
+  FrameHeader h;
+  std::string_view p;
+  ASSERT_TRUE(ok.next(h, p));
+  ok.accept(kControlAccepts);
+  ok.feed(bytes(encode_frame(FrameType::kAck, 3, "")));
+  ASSERT_TRUE(ok.next(h, p));
+  EXPECT_EQ(h.type, FrameType::kAck);
+  EXPECT_FALSE(ok.failed());
+}
+
 }  // namespace
 }  // namespace mx::ipc
