@@ -74,8 +74,9 @@ route = "198.18.0.1:2528"
 route_tls = "none"
 verify_recipients = false
 EOF
+keep=$SINK_PID  # the 2526 sink stays until the restart below
 sink_start "$work/sink3" 2528
-SINK3_PID=$SINK_PID; SINK_PID=""
+SINK3_PID=$SINK_PID; SINK_PID=$keep
 start=$(date +%s%N)
 # The import happens while a session is in the middle of a transaction (MAIL given): that session
 # keeps the generation it started with, so its RCPT for the new domain is still refused.
