@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include "control/store/sqlite_stmt.h"
+
 #include "common/ascii.h"
 #include "ipc/json.h"
 #include "ipc/txlog.h"
@@ -63,50 +65,55 @@ const char* const kMigrations[] = {
     "  record INTEGER NOT NULL REFERENCES log_records (id),"
     "  rcpt TEXT NOT NULL);"
     "CREATE INDEX log_rcpt ON log_rcpts (rcpt);",
+    // 3: the policy as objects (control/store/policy_store.h): tenants with their settings,
+    // domains, users, allow/block list entries, API tokens. A commit compiles them into the
+    // snapshot document of a new generation.
+    "CREATE TABLE tenants ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created TEXT NOT NULL,"
+    "  suspended INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE tenant_settings ("
+    "  tenant INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (tenant, key));"
+    "CREATE TABLE domains ("
+    "  name TEXT PRIMARY KEY,"
+    "  tenant INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE);"
+    "CREATE INDEX domains_tenant ON domains (tenant);"
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  tenant INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL UNIQUE);"
+    "CREATE INDEX users_tenant ON users (tenant);"
+    "CREATE TABLE user_settings ("
+    "  user INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (user, key));"
+    "CREATE TABLE list_entries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  tenant INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,"
+    "  user INTEGER NOT NULL DEFAULT 0,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),"
+    "  entry TEXT NOT NULL,"
+    "  UNIQUE (tenant, user, kind, entry));"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  tenant INTEGER REFERENCES tenants (id) ON DELETE CASCADE,"
+    "  created TEXT NOT NULL);"
+    "CREATE TABLE policy_state ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  changed INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO policy_state (id, changed) VALUES (1, 0);",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kStoreSchemaVersion);
 
 std::string cut(const std::string& s, size_t max) { return s.size() > max ? s.substr(0, max) : s; }
-
-// A prepared statement with bound parameters; finalised when it goes.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { ok_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) == SQLITE_OK; }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Stmt& bind(int i, const std::string& v) {
-    if (ok_) sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, int64_t v) {
-    if (ok_) sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Stmt& bind_null(int i) {
-    if (ok_) sqlite3_bind_null(s_, i);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE, or an error code.
-  int step() { return ok_ ? sqlite3_step(s_) : SQLITE_ERROR; }
-  int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
-  void reset() {
-    if (ok_) {
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
-    }
-  }
-  std::string text(int col) {
-    const auto* p = sqlite3_column_text(s_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)))
-             : std::string();
-  }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  bool ok_ = false;
-};
 
 Generation row_generation(Stmt& s, bool with_document) {
   Generation g;

@@ -28,7 +28,7 @@ struct sqlite3;
 
 namespace mx::control {
 
-constexpr int kStoreSchemaVersion = 2;
+constexpr int kStoreSchemaVersion = 3;
 constexpr size_t kMaxNodeName = 64;
 constexpr size_t kMaxActor = 128;
 constexpr size_t kMaxComment = 1024;
@@ -108,6 +108,7 @@ class Store {
   std::vector<AuditEntry> audit_log(size_t limit);  // newest first
 
  private:
+  friend class PolicyStore;  // the policy objects' tables (control/store/policy_store.h)
   explicit Store(sqlite3* db) : db_(db) {}
   Expected<bool> migrate();
   Expected<bool> exec(const char* sql);

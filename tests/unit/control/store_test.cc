@@ -193,7 +193,7 @@ TEST_F(StoreTest, LogBatchesAreStoredOnceAndSearchable) {
   EXPECT_TRUE(unparsed);
 }
 
-// A file at schema version 1 (before log collection) is migrated in place.
+// A file at schema version 1 (before log collection and policy objects) is migrated in place.
 TEST_F(StoreTest, AnOlderSchemaIsMigrated) {
   {
     auto s = Store::open(path_);
@@ -202,12 +202,15 @@ TEST_F(StoreTest, AnOlderSchemaIsMigrated) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE log_rcpts; DROP TABLE log_records; UPDATE schema_version SET version = 1;",
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE policy_state; DROP TABLE tokens; DROP TABLE list_entries; DROP TABLE user_settings;"
+                         "DROP TABLE users; DROP TABLE domains; DROP TABLE tenant_settings; DROP TABLE tenants;"
+                         "DROP TABLE log_rcpts; DROP TABLE log_records; UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto s = Store::open(path_);
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 2);
+  EXPECT_EQ((*s)->schema_version(), kStoreSchemaVersion);
   EXPECT_EQ((*s)->current()->document, "kept across the migration");
   ASSERT_TRUE((*s)->add_log_batch("n", 0, "{\"time\":\"t\"}\n"));
   EXPECT_EQ((*s)->log_count(), 1u);
