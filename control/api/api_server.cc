@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/ascii.h"
+#include "ipc/json.h"
 #include "ipc/snapshot.h"
 #include "ipc/toml.h"
 #include "ipc/txlog.h"
@@ -22,6 +24,12 @@ void kv(std::string& o, const char* k, std::string_view v) {
   ipc::json_string(o, k);
   o += ':';
   ipc::json_string(o, v);
+}
+
+void kb(std::string& o, const char* k, bool v) {
+  if (o.back() != '{') o += ',';
+  ipc::json_string(o, k);
+  o += v ? ":true" : ":false";
 }
 
 void kn(std::string& o, const char* k, uint64_t v) {
@@ -215,116 +223,221 @@ bool ApiServer::flush(Client& c) {
   return true;
 }
 
+std::string_view ApiServer::Call::param(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return v;
+  return {};
+}
+
+const std::vector<ApiServer::Route>& ApiServer::table() {
+  using A = Access;
+  static const std::vector<Route> t = {
+      {{"GET", "/v1/status", A::kOperator}, &ApiServer::status},
+      {{"GET", "/metrics", A::kOperator}, &ApiServer::metrics},
+      {{"GET", "/v1/nodes", A::kOperator}, &ApiServer::nodes},
+      {{"GET", "/v1/generations", A::kOperator}, &ApiServer::generations},
+      {{"GET", "/v1/generations/{gen}", A::kOperator}, &ApiServer::generation},
+      {{"POST", "/v1/snapshot", A::kOperator}, &ApiServer::post_snapshot},
+      {{"POST", "/v1/commit", A::kOperator}, &ApiServer::post_commit},
+      {{"POST", "/v1/rollback/{gen}", A::kOperator}, &ApiServer::post_rollback},
+      {{"GET", "/v1/export", A::kOperator}, &ApiServer::get_export},
+      {{"GET", "/v1/diff", A::kOperator}, &ApiServer::get_diff},
+      {{"GET", "/v1/audit", A::kOperator}, &ApiServer::audit},
+      {{"GET", "/v1/log", A::kTenant}, &ApiServer::log},
+      {{"GET", "/v1/keys", A::kTenant}, &ApiServer::keys},
+      {{"GET", "/v1/tenants", A::kTenant}, &ApiServer::tenants},
+      {{"POST", "/v1/tenants", A::kOperator}, &ApiServer::tenant_add},
+      {{"GET", "/v1/tenants/{tenant}", A::kTenant}, &ApiServer::tenant_get},
+      {{"PATCH", "/v1/tenants/{tenant}", A::kTenant}, &ApiServer::tenant_patch},
+      {{"DELETE", "/v1/tenants/{tenant}", A::kOperator}, &ApiServer::tenant_remove},
+      {{"GET", "/v1/tenants/{tenant}/domains", A::kTenant}, &ApiServer::domains},
+      {{"POST", "/v1/tenants/{tenant}/domains", A::kTenant}, &ApiServer::domain_add},
+      {{"DELETE", "/v1/tenants/{tenant}/domains/{domain}", A::kTenant}, &ApiServer::domain_remove},
+      {{"GET", "/v1/tenants/{tenant}/users", A::kTenant}, &ApiServer::users},
+      {{"POST", "/v1/tenants/{tenant}/users", A::kTenant}, &ApiServer::user_add},
+      {{"GET", "/v1/tenants/{tenant}/users/{user}", A::kTenant}, &ApiServer::user_get},
+      {{"PATCH", "/v1/tenants/{tenant}/users/{user}", A::kTenant}, &ApiServer::user_patch},
+      {{"DELETE", "/v1/tenants/{tenant}/users/{user}", A::kTenant}, &ApiServer::user_remove},
+      {{"GET", "/v1/tenants/{tenant}/lists", A::kTenant}, &ApiServer::lists},
+      {{"POST", "/v1/tenants/{tenant}/lists", A::kTenant}, &ApiServer::list_add},
+      {{"DELETE", "/v1/tenants/{tenant}/lists", A::kTenant}, &ApiServer::list_remove},
+      {{"GET", "/v1/tokens", A::kOperator}, &ApiServer::tokens},
+      {{"POST", "/v1/tokens", A::kOperator}, &ApiServer::token_add},
+      {{"DELETE", "/v1/tokens/{token}", A::kOperator}, &ApiServer::token_remove},
+  };
+  return t;
+}
+
+std::vector<ApiRouteInfo> ApiServer::routes() {
+  std::vector<ApiRouteInfo> out;
+  for (const Route& r : table()) out.push_back(r.info);
+  return out;
+}
+
+namespace {
+
+// `path` against `pattern`: literal segments equal, {name} any non-empty segment.
+bool match(std::string_view pattern, std::string_view path, PathParams& params) {
+  params.clear();
+  while (!pattern.empty() || !path.empty()) {
+    if (pattern.empty() || path.empty() || pattern[0] != '/' || path[0] != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    const size_t pe = std::min(pattern.find('/'), pattern.size());
+    const size_t se = std::min(path.find('/'), path.size());
+    const std::string_view ps = pattern.substr(0, pe), ss = path.substr(0, se);
+    if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}') {
+      if (ss.empty()) return false;
+      params.emplace_back(std::string(ps.substr(1, ps.size() - 2)), std::string(ss));
+    } else if (ps != ss) {
+      return false;
+    }
+    pattern.remove_prefix(pe);
+    path.remove_prefix(se);
+  }
+  return true;
+}
+
+}  // namespace
+
 HttpResponse ApiServer::route(const HttpRequest& req) {
-  const std::string_view p = req.path;
-  const bool get = req.method == "GET", post = req.method == "POST";
-  auto only = [&](bool ok, const char* allow) -> std::optional<HttpResponse> {
-    if (ok) return std::nullopt;
-    HttpResponse r = error(405, std::string("method not allowed; allowed: ") + allow);
+  PathParams params;
+  std::string allow;
+  const Route* found = nullptr;
+  PathParams found_params;
+  for (const Route& r : table()) {
+    if (!match(r.info.pattern, req.path, params)) continue;
+    if (req.method == r.info.method) {
+      found = &r;
+      found_params = params;
+      break;
+    }
+    if (allow.find(r.info.method) == std::string::npos) allow += allow.empty() ? r.info.method : std::string(", ") + r.info.method;
+  }
+  if (!found) {
+    if (allow.empty()) return error(404, "no such endpoint");
+    HttpResponse r = error(405, "method not allowed; allowed: " + allow);
     r.headers.emplace_back("Allow", allow);
     return r;
-  };
-  if (p == "/v1/status") {
-    if (auto r = only(get, "GET")) return *r;
-    const auto cur = store_.list(1);
-    std::string o = "{";
-    kn(o, "generation", cur.empty() ? 0 : cur[0].gen);
-    kn(o, "nodes_connected", push_.connected());
-    kn(o, "schema_version", static_cast<uint64_t>(store_.schema_version()));
-    kn(o, "log_records", store_.log_count());
+  }
+  // Who is asking (RFC 6750 2.1): no credentials on the local socket is the operator.
+  Scope scope;
+  const std::string_view auth = req.header("authorization");
+  if (auth.empty()) {
+    scope.operator_ = true;
+  } else {
+    constexpr std::string_view kBearer = "Bearer ";
+    auto s = auth.size() > kBearer.size() && iequals(auth.substr(0, kBearer.size()), kBearer)
+                 ? policy_.check_token(auth.substr(kBearer.size()))
+                 : std::nullopt;
+    if (!s) {
+      HttpResponse r = error(401, "unknown or malformed API token");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"mxgate-control\"");
+      return r;
+    }
+    scope = *s;
+  }
+  if (!scope.operator_) {
+    if (found->info.access == Access::kOperator) return error(403, "this endpoint needs an operator token");
+    for (const auto& [k, v] : found_params)
+      if (k == "tenant" && v != scope.tenant) return error(404, "no tenant " + v.substr(0, kMaxTenantName));
+  }
+  std::string actor = scope.operator_ && scope.token.empty() ? actor_of(req) : "token " + scope.token;
+  const Call call{req, found_params, scope, std::move(actor)};
+  return (this->*(found->fn))(call);
+}
+
+HttpResponse ApiServer::status(const Call&) {
+  const auto cur = store_.list(1);
+  std::string o = "{";
+  kn(o, "generation", cur.empty() ? 0 : cur[0].gen);
+  kn(o, "nodes_connected", push_.connected());
+  kn(o, "schema_version", static_cast<uint64_t>(store_.schema_version()));
+  kn(o, "log_records", store_.log_count());
+  kb(o, "uncommitted_changes", policy_.changed());
+  o += '}';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::nodes(const Call&) {
+  std::string o = "[";
+  for (const NodeState& n : store_.nodes()) {
+    if (o.size() > 1) o += ',';
+    o += node_json(n);
+  }
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::generations(const Call& c) {
+  std::string o = "[";
+  for (const Generation& g : store_.list(limit_of(c.req))) {
+    if (o.size() > 1) o += ',';
+    o += generation_json(g, false);
+  }
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::generation(const Call& c) {
+  uint64_t g = 0;
+  if (!parse_u64(c.param("gen"), g)) return error(404, "no such generation");
+  auto gen = store_.get(g);
+  if (!gen) return error(404, "no such generation");
+  return json(200, generation_json(*gen, true));
+}
+
+HttpResponse ApiServer::log(const Call& c) {
+  const HttpRequest& req = c.req;
+  LogQuery q;
+  q.tenant = req.param("tenant");
+  if (!c.scope.operator_) {
+    // A tenant's token sees its own records only, whatever it asks for.
+    if (!q.tenant.empty() && q.tenant != c.scope.tenant) return json(200, "[]");
+    q.tenant = c.scope.tenant;
+  }
+  q.sender = req.param("sender");
+  q.rcpt = req.param("rcpt");
+  q.message_id = req.param("message_id");
+  q.client_ip = req.param("client_ip");
+  q.action = req.param("action");
+  q.cls = req.param("class");
+  q.since = req.param("since");
+  q.until = req.param("until");
+  q.limit = limit_of(req);
+  std::string o = "[";
+  for (const LogRecord& r : store_.search_log(q)) {
+    if (o.size() > 1) o += ',';
+    o += "{";
+    kv(o, "node", r.node);
+    kn(o, "seq", r.seq);
+    kv(o, "record", r.line);  // the node's JSON line, as a string (clients parse it)
     o += '}';
-    return json(200, std::move(o));
   }
-  if (p == "/metrics") {
-    if (auto r = only(get, "GET")) return *r;
-    return metrics();
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::audit(const Call& c) {
+  std::string o = "[";
+  for (const AuditEntry& a : store_.audit_log(limit_of(c.req))) {
+    if (o.size() > 1) o += ',';
+    o += "{";
+    kn(o, "id", static_cast<uint64_t>(a.id));
+    kv(o, "time", a.time);
+    kv(o, "actor", a.actor);
+    kv(o, "action", a.action);
+    kv(o, "object", a.object);
+    kv(o, "detail", a.detail);
+    o += '}';
   }
-  if (p == "/v1/nodes") {
-    if (auto r = only(get, "GET")) return *r;
-    std::string o = "[";
-    for (const NodeState& n : store_.nodes()) {
-      if (o.size() > 1) o += ',';
-      o += node_json(n);
-    }
-    o += ']';
-    return json(200, std::move(o));
-  }
-  if (p == "/v1/generations") {
-    if (auto r = only(get, "GET")) return *r;
-    std::string o = "[";
-    for (const Generation& g : store_.list(limit_of(req))) {
-      if (o.size() > 1) o += ',';
-      o += generation_json(g, false);
-    }
-    o += ']';
-    return json(200, std::move(o));
-  }
-  if (p.starts_with("/v1/generations/")) {
-    if (auto r = only(get, "GET")) return *r;
-    uint64_t g = 0;
-    if (!parse_u64(p.substr(16), g)) return error(404, "no such generation");
-    auto gen = store_.get(g);
-    if (!gen) return error(404, "no such generation");
-    return json(200, generation_json(*gen, true));
-  }
-  if (p == "/v1/snapshot") {
-    if (auto r = only(post, "POST")) return *r;
-    return post_snapshot(req);
-  }
-  if (p.starts_with("/v1/rollback/")) {
-    if (auto r = only(post, "POST")) return *r;
-    uint64_t g = 0;
-    if (!parse_u64(p.substr(13), g)) return error(404, "no such generation");
-    return post_rollback(req, g);
-  }
-  if (p == "/v1/log") {
-    if (auto r = only(get, "GET")) return *r;
-    LogQuery q;
-    q.tenant = req.param("tenant");
-    q.sender = req.param("sender");
-    q.rcpt = req.param("rcpt");
-    q.message_id = req.param("message_id");
-    q.client_ip = req.param("client_ip");
-    q.action = req.param("action");
-    q.cls = req.param("class");
-    q.since = req.param("since");
-    q.until = req.param("until");
-    q.limit = limit_of(req);
-    std::string o = "[";
-    for (const LogRecord& r : store_.search_log(q)) {
-      if (o.size() > 1) o += ',';
-      o += "{";
-      kv(o, "node", r.node);
-      kn(o, "seq", r.seq);
-      kv(o, "record", r.line);  // the node's JSON line, as a string (clients parse it)
-      o += '}';
-    }
-    o += ']';
-    return json(200, std::move(o));
-  }
-  if (p == "/v1/audit") {
-    if (auto r = only(get, "GET")) return *r;
-    std::string o = "[";
-    for (const AuditEntry& a : store_.audit_log(limit_of(req))) {
-      if (o.size() > 1) o += ',';
-      o += "{";
-      kn(o, "id", static_cast<uint64_t>(a.id));
-      kv(o, "time", a.time);
-      kv(o, "actor", a.actor);
-      kv(o, "action", a.action);
-      kv(o, "object", a.object);
-      kv(o, "detail", a.detail);
-      o += '}';
-    }
-    o += ']';
-    return json(200, std::move(o));
-  }
-  return error(404, "no such endpoint");
+  o += ']';
+  return json(200, std::move(o));
 }
 
 // Prometheus text exposition (version 0.0.4): control's own state and what each node last
 // reported. Label values are escaped as the format requires (backslash, quote, newline).
-HttpResponse ApiServer::metrics() {
+HttpResponse ApiServer::metrics(const Call&) {
   auto label = [](std::string_view v) {
     std::string o;
     for (char ch : v) {
@@ -363,7 +476,133 @@ HttpResponse ApiServer::metrics() {
   return r;
 }
 
-HttpResponse ApiServer::post_snapshot(const HttpRequest& req) {
+
+namespace {
+
+// The status for a refused change: missing objects 404, conflicts 409, the rest 400.
+HttpResponse refused(const Error& e) {
+  const std::string& m = e.message;
+  if (m.starts_with("no tenant") || m.find(" has no ") != std::string::npos || m.starts_with("no token") ||
+      m.find("is not on that list") != std::string::npos)
+    return error(404, m);
+  if (m.ends_with(" exists") || m.ends_with(" is taken") || m.find("already") != std::string::npos ||
+      m.find("remove them first") != std::string::npos || m.starts_with("at most"))
+    return error(409, m);
+  if (m.starts_with("store")) return error(500, m);
+  return error(400, m);
+}
+
+HttpResponse done(int status = 200) { return json(status, "{\"ok\":true}"); }
+
+// A request body that must be a JSON object.
+Expected<ipc::JsonValue> body_object(const HttpRequest& req) {
+  if (req.body.size() > kMaxApiJsonBody) return Error{"request body larger than " + std::to_string(kMaxApiJsonBody) + " bytes"};
+  auto v = ipc::parse_json(req.body, kMaxApiJsonBody);
+  if (!v) return Error{"request body: " + v.error().message};
+  if (v->kind != ipc::JsonValue::Kind::kObject) return Error{"request body: expected a JSON object"};
+  return v;
+}
+
+// {"settings": {"key": "value" | true | 123 | null}} as key=value pairs (null or "": unset).
+Expected<std::vector<std::pair<std::string, std::string>>> settings_of(const ipc::JsonValue& body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const ipc::JsonValue* s = body.get("settings");
+  if (!s) return out;
+  if (s->kind != ipc::JsonValue::Kind::kObject) return Error{"settings: expected an object"};
+  for (const auto& [k, v] : s->members) {
+    switch (v.kind) {
+      case ipc::JsonValue::Kind::kString: out.emplace_back(k, v.str); break;
+      case ipc::JsonValue::Kind::kBool: out.emplace_back(k, v.b ? "true" : "false"); break;
+      case ipc::JsonValue::Kind::kNull: out.emplace_back(k, ""); break;
+      case ipc::JsonValue::Kind::kNumber:
+        if (!v.is_int || v.i < 0) return Error{"settings: " + k + ": expected a whole number"};
+        out.emplace_back(k, std::to_string(v.i));
+        break;
+      default: return Error{"settings: " + k + ": expected a string, a number, a boolean or null"};
+    }
+  }
+  return out;
+}
+
+void settings_json(std::string& o, const std::vector<std::pair<std::string, std::string>>& settings) {
+  if (o.back() != '{') o += ',';
+  o += "\"settings\":{";
+  for (const auto& [k, v] : settings) kv(o, k.c_str(), v);  // TOML values, as text
+  o += '}';
+}
+
+void lists_json(std::string& o, const std::vector<ListEntry>& lists) {
+  if (o.back() != '{') o += ',';
+  o += "\"lists\":[";
+  bool first = true;
+  for (const ListEntry& e : lists) {
+    if (!first) o += ',';
+    first = false;
+    o += '{';
+    kv(o, "user", e.user);
+    kv(o, "kind", e.kind);
+    kv(o, "entry", e.entry);
+    o += '}';
+  }
+  o += ']';
+}
+
+std::string tenant_json(const TenantInfo& t) {
+  std::string o = "{";
+  kv(o, "name", t.name);
+  kv(o, "created", t.created);
+  kb(o, "suspended", t.suspended);
+  kv(o, "not_pushed", t.missing);
+  o += ",\"domains\":[";
+  for (size_t i = 0; i < t.domains.size(); ++i) {
+    if (i) o += ',';
+    ipc::json_string(o, t.domains[i]);
+  }
+  o += ']';
+  kn(o, "users", t.users);
+  settings_json(o, t.settings);
+  lists_json(o, t.lists);
+  o += '}';
+  return o;
+}
+
+std::string user_json(const UserInfo& u) {
+  std::string o = "{";
+  kv(o, "tenant", u.tenant);
+  kv(o, "address", u.address);
+  settings_json(o, u.settings);
+  lists_json(o, u.lists);
+  o += '}';
+  return o;
+}
+
+}  // namespace
+
+HttpResponse ApiServer::commit_objects(const std::string& actor, const std::string& comment, uint64_t rollback_of) {
+  Compiled c = policy_.compile();
+  auto snap = ipc::parse_snapshot(c.document, "compiled policy", 0);
+  if (!snap) return error(400, snap.error().message);
+  auto gen = store_.commit(c.document, actor, comment, (*snap)->tenants().size(), (*snap)->users().size(), rollback_of);
+  if (!gen) return error(500, gen.error().message);
+  policy_.mark_committed();
+  push_.publish(*gen, c.document);
+  std::string o = "{";
+  kn(o, "generation", *gen);
+  kn(o, "tenants", (*snap)->tenants().size());
+  kn(o, "users", (*snap)->users().size());
+  kn(o, "nodes_connected", push_.connected());
+  if (rollback_of) kn(o, "rollback_of", rollback_of);
+  o += ",\"left_out\":[";
+  for (size_t i = 0; i < c.left_out.size(); ++i) {
+    if (i) o += ',';
+    ipc::json_string(o, c.left_out[i]);
+  }
+  o += "]}";
+  return json(201, std::move(o));
+}
+
+HttpResponse ApiServer::post_snapshot(const Call& c) {
+  const HttpRequest& req = c.req;
   if (req.body.size() > ipc::kMaxSnapshotDocumentBytes) return error(413, "snapshot document too large");
   // Nodes have no rule files: the document must carry its rules inline (mxgatectl import does).
   auto doc = cfg::parse_toml(req.body, "snapshot", ipc::kMaxSnapshotDocumentBytes);
@@ -373,34 +612,274 @@ HttpResponse ApiServer::post_snapshot(const HttpRequest& req) {
       if (t.name == "tenant" && key == "rules")
         return error(400, "snapshot:" + std::to_string(value.line) +
                               ": rules: a file name; send the rules inline (rules_text; mxgatectl import does)");
-  auto snap = ipc::parse_snapshot(req.body, "snapshot", 0);
-  if (!snap) return error(400, snap.error().message);
-  auto gen = store_.commit(req.body, actor_of(req), std::string(req.param("comment").substr(0, kMaxComment)),
-                           (*snap)->tenants().size(), (*snap)->users().size());
-  if (!gen) return error(500, gen.error().message);
-  push_.publish(*gen, req.body);
+  // The document replaces the stored objects, and they are committed: later changes build on it.
+  auto imported = policy_.import_document(req.body, c.actor);
+  if (!imported) return error(400, imported.error().message);
+  return commit_objects(c.actor, std::string(req.param("comment").substr(0, kMaxComment)), 0);
+}
+
+HttpResponse ApiServer::post_rollback(const Call& c) {
+  uint64_t g = 0;
+  if (!parse_u64(c.param("gen"), g)) return error(404, "no such generation");
+  auto old = store_.get(g);
+  if (!old) return error(404, "no such generation");
+  auto imported = policy_.import_document(old->document, c.actor);
+  if (!imported) return error(409, "generation " + std::to_string(g) + " cannot be restored: " + imported.error().message);
+  return commit_objects(c.actor, std::string(c.req.param("comment").substr(0, kMaxComment)), g);
+}
+
+HttpResponse ApiServer::post_commit(const Call& c) {
+  const auto cur = store_.list(1);
+  if (!cur.empty() && !policy_.changed()) {
+    std::string o = "{";
+    kn(o, "generation", cur[0].gen);
+    kb(o, "unchanged", true);
+    o += '}';
+    return json(200, std::move(o));
+  }
+  return commit_objects(c.actor, std::string(c.req.param("comment").substr(0, kMaxComment)), 0);
+}
+
+HttpResponse ApiServer::get_export(const Call&) {
+  Compiled c = policy_.compile();
+  HttpResponse r;
+  r.content_type = "application/toml; charset=utf-8";
+  r.body = std::move(c.document);
+  return r;
+}
+
+HttpResponse ApiServer::get_diff(const Call&) {
+  const auto cur = store_.current();
+  Compiled c = policy_.compile();
+  auto changes = diff_documents(cur ? cur->document : std::string(), c.document);
+  if (!changes) return error(500, changes.error().message);
   std::string o = "{";
-  kn(o, "generation", *gen);
-  kn(o, "tenants", (*snap)->tenants().size());
-  kn(o, "users", (*snap)->users().size());
-  kn(o, "nodes_connected", push_.connected());
+  kn(o, "generation", cur ? cur->gen : 0);
+  o += ",\"changes\":[";
+  bool first = true;
+  for (const PolicyChange& ch : *changes) {
+    if (!first) o += ',';
+    first = false;
+    o += '{';
+    kv(o, "op", ch.op);
+    kv(o, "object", ch.object);
+    kv(o, "key", ch.key);
+    kv(o, "before", ch.before.substr(0, kMaxDiffValue));
+    kv(o, "after", ch.after.substr(0, kMaxDiffValue));
+    o += '}';
+  }
+  o += "],\"left_out\":[";
+  for (size_t i = 0; i < c.left_out.size(); ++i) {
+    if (i) o += ',';
+    ipc::json_string(o, c.left_out[i]);
+  }
+  o += "]}";
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::keys(const Call&) {
+  std::string o = "{";
+  for (const auto& [what, list] : {std::pair{"tenant", &tenant_setting_keys()}, std::pair{"user", &user_setting_keys()}}) {
+    if (o.back() != '{') o += ',';
+    ipc::json_string(o, what);
+    o += ":[";
+    bool first = true;
+    for (const SettingKey& k : *list) {
+      if (!first) o += ',';
+      first = false;
+      o += '{';
+      kv(o, "key", k.name);
+      kv(o, "type", k.type == SettingType::kBool ? "bool" : k.type == SettingType::kInt ? "int" : "string");
+      kv(o, "help", k.help);
+      o += '}';
+    }
+    o += ']';
+  }
+  o += '}';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::tenants(const Call& c) {
+  std::string o = "[";
+  for (const TenantInfo& t : policy_.tenants()) {
+    if (!c.scope.operator_ && t.name != c.scope.tenant) continue;
+    if (o.size() > 1) o += ',';
+    o += tenant_json(t);
+  }
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::tenant_add(const Call& c) {
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  const std::string name(b->get_str("name"));
+  if (auto r = policy_.add_tenant(name, c.actor); !r) return refused(r.error());
+  return json(201, tenant_json(*policy_.tenant(name)));
+}
+
+HttpResponse ApiServer::tenant_get(const Call& c) {
+  auto t = policy_.tenant(std::string(c.param("tenant")));
+  if (!t) return error(404, "no tenant " + std::string(c.param("tenant")).substr(0, kMaxTenantName));
+  return json(200, tenant_json(*t));
+}
+
+HttpResponse ApiServer::tenant_patch(const Call& c) {
+  const std::string name(c.param("tenant"));
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  auto settings = settings_of(*b);
+  if (!settings) return error(400, settings.error().message);
+  const ipc::JsonValue* susp = b->get("suspended");
+  if (susp && !c.scope.operator_) return error(403, "only an operator suspends or resumes a tenant");
+  if (!susp && settings->empty()) return error(400, "nothing to change: send settings or suspended");
+  if (!settings->empty())
+    if (auto r = policy_.set_tenant(name, *settings, c.actor); !r) return refused(r.error());
+  if (susp) {
+    if (susp->kind != ipc::JsonValue::Kind::kBool) return error(400, "suspended: expected true or false");
+    if (auto r = policy_.suspend_tenant(name, susp->b, c.actor); !r) return refused(r.error());
+  }
+  auto t = policy_.tenant(name);
+  if (!t) return error(404, "no tenant " + name.substr(0, kMaxTenantName));
+  return json(200, tenant_json(*t));
+}
+
+HttpResponse ApiServer::tenant_remove(const Call& c) {
+  if (auto r = policy_.remove_tenant(std::string(c.param("tenant")), c.actor); !r) return refused(r.error());
+  return done();
+}
+
+HttpResponse ApiServer::domains(const Call& c) {
+  auto t = policy_.tenant(std::string(c.param("tenant")));
+  if (!t) return error(404, "no tenant " + std::string(c.param("tenant")).substr(0, kMaxTenantName));
+  std::string o = "[";
+  for (const std::string& d : t->domains) {
+    if (o.size() > 1) o += ',';
+    ipc::json_string(o, d);
+  }
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::domain_add(const Call& c) {
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  if (auto r = policy_.add_domain(std::string(c.param("tenant")), std::string(b->get_str("domain")), c.actor); !r)
+    return refused(r.error());
+  return done(201);
+}
+
+HttpResponse ApiServer::domain_remove(const Call& c) {
+  if (auto r = policy_.remove_domain(std::string(c.param("tenant")), std::string(c.param("domain")), c.actor); !r)
+    return refused(r.error());
+  return done();
+}
+
+HttpResponse ApiServer::users(const Call& c) {
+  const std::string t(c.param("tenant"));
+  if (!policy_.tenant(t)) return error(404, "no tenant " + t.substr(0, kMaxTenantName));
+  uint64_t offset = 0;
+  if (!c.req.param("offset").empty() && !parse_u64(c.req.param("offset"), offset)) return error(400, "offset: a number");
+  std::string o = "[";
+  for (const UserInfo& u : policy_.users(t, limit_of(c.req), static_cast<size_t>(offset))) {
+    if (o.size() > 1) o += ',';
+    o += user_json(u);
+  }
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::user_add(const Call& c) {
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  const std::string t(c.param("tenant")), a(b->get_str("address"));
+  if (auto r = policy_.add_user(t, a, c.actor); !r) return refused(r.error());
+  auto settings = settings_of(*b);
+  if (!settings) return error(400, settings.error().message);
+  if (!settings->empty())
+    if (auto r = policy_.set_user(t, a, *settings, c.actor); !r) {
+      (void)policy_.remove_user(t, a, c.actor);  // all or nothing
+      return refused(r.error());
+    }
+  return json(201, user_json(*policy_.user(t, a)));
+}
+
+HttpResponse ApiServer::user_get(const Call& c) {
+  auto u = policy_.user(std::string(c.param("tenant")), std::string(c.param("user")));
+  if (!u) return error(404, "no such user");
+  return json(200, user_json(*u));
+}
+
+HttpResponse ApiServer::user_patch(const Call& c) {
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  auto settings = settings_of(*b);
+  if (!settings) return error(400, settings.error().message);
+  const std::string t(c.param("tenant")), a(c.param("user"));
+  if (auto r = policy_.set_user(t, a, *settings, c.actor); !r) return refused(r.error());
+  return json(200, user_json(*policy_.user(t, a)));
+}
+
+HttpResponse ApiServer::user_remove(const Call& c) {
+  if (auto r = policy_.remove_user(std::string(c.param("tenant")), std::string(c.param("user")), c.actor); !r)
+    return refused(r.error());
+  return done();
+}
+
+HttpResponse ApiServer::lists(const Call& c) {
+  const std::string t(c.param("tenant"));
+  if (!policy_.tenant(t)) return error(404, "no tenant " + t.substr(0, kMaxTenantName));
+  std::string o = "{";
+  lists_json(o, policy_.list_entries(t));
+  o += '}';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::list_add(const Call& c) {
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  ListEntry e{std::string(b->get_str("user")), std::string(b->get_str("kind")), std::string(b->get_str("entry"))};
+  if (auto r = policy_.add_list_entry(std::string(c.param("tenant")), e, c.actor); !r) return refused(r.error());
+  return done(201);
+}
+
+HttpResponse ApiServer::list_remove(const Call& c) {
+  ListEntry e{std::string(c.req.param("user")), std::string(c.req.param("kind")), std::string(c.req.param("entry"))};
+  if (auto r = policy_.remove_list_entry(std::string(c.param("tenant")), e, c.actor); !r) return refused(r.error());
+  return done();
+}
+
+HttpResponse ApiServer::tokens(const Call&) {
+  std::string o = "[";
+  for (const TokenInfo& t : policy_.tokens()) {
+    if (o.size() > 1) o += ',';
+    o += '{';
+    kv(o, "name", t.name);
+    kv(o, "scope", t.tenant.empty() ? "operator" : "tenant");
+    kv(o, "tenant", t.tenant);
+    kv(o, "created", t.created);
+    o += '}';
+  }
+  o += ']';
+  return json(200, std::move(o));
+}
+
+HttpResponse ApiServer::token_add(const Call& c) {
+  auto b = body_object(c.req);
+  if (!b) return error(400, b.error().message);
+  auto secret = policy_.create_token(std::string(b->get_str("name")), std::string(b->get_str("tenant")), c.actor);
+  if (!secret) return refused(secret.error());
+  std::string o = "{";
+  kv(o, "name", b->get_str("name"));
+  kv(o, "tenant", b->get_str("tenant"));
+  kv(o, "token", *secret);  // shown once: only its digest is stored
   o += '}';
   return json(201, std::move(o));
 }
 
-HttpResponse ApiServer::post_rollback(const HttpRequest& req, uint64_t g) {
-  auto old = store_.get(g);
-  if (!old) return error(404, "no such generation");
-  auto gen = store_.commit(old->document, actor_of(req), std::string(req.param("comment").substr(0, kMaxComment)),
-                           old->tenants, old->users, g);
-  if (!gen) return error(500, gen.error().message);
-  push_.publish(*gen, old->document);
-  std::string o = "{";
-  kn(o, "generation", *gen);
-  kn(o, "rollback_of", g);
-  kn(o, "nodes_connected", push_.connected());
-  o += '}';
-  return json(201, std::move(o));
+HttpResponse ApiServer::token_remove(const Call& c) {
+  if (auto r = policy_.remove_token(std::string(c.param("token")), c.actor); !r) return refused(r.error());
+  return done();
 }
 
 }  // namespace mx::control

@@ -1,25 +1,32 @@
-// control/api/api_server.h — mxgate-control's JSON API over HTTP/1.1 on a local Unix socket (the
-// socket's mode, 0600, is the access control for now: root on the control host). The one API
-// that mxgatectl uses (and the web interface will):
+// control/api/api_server.h — mxgate-control's JSON API over HTTP/1.1 on a local Unix socket. The
+// one API that mxgatectl uses (and the web interface will). Every endpoint is a row of the
+// route table (routes()), with the scope it needs:
 //
-//   GET  /v1/status                  generation, nodes connected, schema version
-//   GET  /v1/nodes                   every node: state, generation acknowledged, last refusal
-//   GET  /v1/generations[?limit=N]   newest first (no documents)
-//   GET  /v1/generations/N           one, with its document
-//   POST /v1/snapshot[?actor=&comment=]   body: a self-contained snapshot document (rules
-//                                    inline): validated, committed as a new generation, pushed
-//   POST /v1/rollback/N[?actor=]     generation N's document committed again as a new one
-//   GET  /v1/log[?tenant=&sender=&rcpt=&message_id=&client_ip=&action=&class=&since=&until=&limit=]
-//                                    transaction records collected from nodes, newest first
-//   GET  /v1/audit[?limit=N]         newest first
-//   GET  /metrics                    Prometheus text exposition: generation, nodes, log records
+//   operator   GET  /v1/status, /metrics, /v1/nodes, /v1/generations[/N], /v1/audit, /v1/export,
+//                   /v1/diff, /v1/tokens
+//              POST /v1/snapshot (import a document and commit it), /v1/commit, /v1/rollback/N,
+//                   /v1/tenants, /v1/tokens;  DELETE /v1/tenants/T, /v1/tokens/NAME
+//   tenant     GET/PATCH /v1/tenants/T;  GET/POST /v1/tenants/T/domains, DELETE .../domains/D;
+//              GET/POST /v1/tenants/T/users, GET/PATCH/DELETE .../users/ADDRESS;
+//              GET/POST/DELETE /v1/tenants/T/lists;  GET /v1/tenants and /v1/log (answers
+//              limited to the token's tenant);  GET /v1/keys
 //
-// Errors are JSON {"error": "..."} with 400 (a document that does not validate, with its
-// line), 404, 405, 413 and the parser's statuses (control/api/http.h).
+// Who asks: a request without credentials on the Unix socket is the operator (the socket's
+// mode, 0600, admits root on the control host only); `Authorization: Bearer mxg_...` names an
+// API token (mxgatectl token add), scoped to the operator or to one tenant. A tenant's token
+// gets 403 on operator endpoints and 404 for any other tenant's objects (as if they did not
+// exist); an unknown token gets 401.
 //
-// SECURITY: requests are parsed with bounds (HttpParser); documents are validated whole by the
-// same reader the data plane uses (ipc::parse_snapshot) before anything is stored or pushed.
-// STANDARDS: RFC 9110, RFC 9112, RFC 8259.
+// Changes to objects are stored at once and reach nodes at the next commit (POST /v1/commit,
+// which compiles the objects into a snapshot document; GET /v1/diff shows what it would change).
+//
+// Errors are JSON {"error": "..."} with 400 (a value or document that does not validate,
+// naming the key), 401, 403, 404, 405, 409 (exists, taken, in use), 413 and the parser's
+// statuses (control/api/http.h).
+//
+// SECURITY: requests are parsed with bounds (HttpParser, ipc::parse_json); every change is
+// validated by the reader the data plane runs (ipc::parse_snapshot) before it is stored.
+// STANDARDS: RFC 9110, RFC 9112, RFC 8259, RFC 6750 (bearer tokens).
 #pragma once
 
 #include <poll.h>
@@ -31,6 +38,7 @@
 #include "common/expected.h"
 #include "control/api/http.h"
 #include "control/push/push_server.h"
+#include "control/store/policy_store.h"
 #include "control/store/store.h"
 
 namespace mx::control {
@@ -38,9 +46,25 @@ namespace mx::control {
 constexpr size_t kMaxApiClients = 64;
 constexpr uint64_t kApiIdleMs = 30000;  // a client silent (or stuck mid-request) this long is closed
 constexpr size_t kMaxListLimit = 1000;
+constexpr size_t kMaxApiJsonBody = 17u << 20;  // a change (rules_text may be 16 MiB)
+constexpr size_t kMaxDiffValue = 4096;          // a value shown in a diff, cut
+
+// Who may call an endpoint: the operator only, or also a token of the tenant that the path's
+// {tenant} names (without {tenant}: any tenant's token, the answer limited to its tenant).
+enum class Access { kOperator, kTenant };
+
+struct ApiRouteInfo {
+  const char* method;
+  const char* pattern;  // "/v1/tenants/{tenant}/users/{user}"
+  Access access;
+};
+
+using PathParams = std::vector<std::pair<std::string, std::string>>;
 
 class ApiServer {
  public:
+  // Every endpoint (the isolation test walks it, so a new endpoint cannot be forgotten).
+  static std::vector<ApiRouteInfo> routes();
   static Expected<std::unique_ptr<ApiServer>> listen(const std::string& socket_path, Store& store, PushServer& push);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
@@ -62,17 +86,63 @@ class ApiServer {
     uint64_t last_ms = 0;
   };
   ApiServer(int fd, std::string path, Store& store, PushServer& push)
-      : lfd_(fd), path_(std::move(path)), store_(store), push_(push) {}
+      : lfd_(fd), path_(std::move(path)), store_(store), policy_(store), push_(push) {}
   void on_readable(Client& c);
   void process(Client& c);  // one request at a time: the next is parsed once the answer is out
   bool flush(Client& c);    // true when everything queued is written
-  HttpResponse post_snapshot(const HttpRequest& req);
-  HttpResponse post_rollback(const HttpRequest& req, uint64_t gen);
-  HttpResponse metrics();
+  struct Call {
+    const HttpRequest& req;
+    const PathParams& params;
+    const Scope& scope;
+    std::string actor;
+    std::string_view param(std::string_view name) const;
+  };
+  using Handler = HttpResponse (ApiServer::*)(const Call&);
+  struct Route {
+    ApiRouteInfo info;
+    Handler fn;
+  };
+  static const std::vector<Route>& table();
+
+  HttpResponse status(const Call&);
+  HttpResponse metrics(const Call&);
+  HttpResponse nodes(const Call&);
+  HttpResponse generations(const Call&);
+  HttpResponse generation(const Call&);
+  HttpResponse post_snapshot(const Call&);
+  HttpResponse post_rollback(const Call&);
+  HttpResponse post_commit(const Call&);
+  HttpResponse get_export(const Call&);
+  HttpResponse get_diff(const Call&);
+  HttpResponse log(const Call&);
+  HttpResponse audit(const Call&);
+  HttpResponse keys(const Call&);
+  HttpResponse tenants(const Call&);
+  HttpResponse tenant_add(const Call&);
+  HttpResponse tenant_get(const Call&);
+  HttpResponse tenant_patch(const Call&);
+  HttpResponse tenant_remove(const Call&);
+  HttpResponse domains(const Call&);
+  HttpResponse domain_add(const Call&);
+  HttpResponse domain_remove(const Call&);
+  HttpResponse users(const Call&);
+  HttpResponse user_add(const Call&);
+  HttpResponse user_get(const Call&);
+  HttpResponse user_patch(const Call&);
+  HttpResponse user_remove(const Call&);
+  HttpResponse lists(const Call&);
+  HttpResponse list_add(const Call&);
+  HttpResponse list_remove(const Call&);
+  HttpResponse tokens(const Call&);
+  HttpResponse token_add(const Call&);
+  HttpResponse token_remove(const Call&);
+  // Compiles the stored objects, validates and commits them as a new generation, pushes it.
+  HttpResponse commit_objects(const std::string& actor, const std::string& comment, uint64_t rollback_of);
 
   int lfd_ = -1;
   std::string path_;
   Store& store_;
+  PolicyStore policy_;
   PushServer& push_;
   std::vector<std::unique_ptr<Client>> clients_;
 };
