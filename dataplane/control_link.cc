@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "dataplane/durable.h"
+#include "dataplane/net_lcore.h"
+#include "ipc/node_stats.h"
 
 namespace mx::dp {
 namespace {
@@ -25,7 +27,105 @@ namespace {
 // generation.
 constexpr std::string_view kHeader = "# mxgate-control generation ";
 
+// The gateway's plain counters and their names in the stats text (docs/ipc.md): the fields of
+// the "mxgate: gateway" line printed at exit, as counters.
+struct GatewayCounterName {
+  const char* name;
+  uint64_t GatewayCounters::*field;
+};
+constexpr GatewayCounterName kGatewayCounterNames[] = {
+    {"mxgate_sessions_total", &GatewayCounters::sessions},
+    {"mxgate_sessions_refused_total", &GatewayCounters::sessions_refused},
+    {"mxgate_messages_received_total", &GatewayCounters::messages},
+    {"mxgate_delivered_total", &GatewayCounters::delivered},
+    {"mxgate_quarantined_total", &GatewayCounters::quarantined},
+    {"mxgate_rejected_total", &GatewayCounters::rejected},
+    {"mxgate_tempfailed_total", &GatewayCounters::tempfailed},
+    {"mxgate_spooled_total", &GatewayCounters::spooled},
+    {"mxgate_relay_denied_total", &GatewayCounters::relay_denied},
+    {"mxgate_policy_split_total", &GatewayCounters::policy_split},
+    {"mxgate_relay_failed_total", &GatewayCounters::relay_failed},
+    {"mxgate_rcpt_refused_downstream_total", &GatewayCounters::rcpt_refused_downstream},
+    {"mxgate_memory_refused_total", &GatewayCounters::memory_refused},
+    {"mxgate_output_stalled_total", &GatewayCounters::output_stalled},
+    {"mxgate_client_gone_total", &GatewayCounters::client_gone},
+    {"mxgate_log_errors_total", &GatewayCounters::log_errors},
+    {"mxgate_scan_ring_full_total", &GatewayCounters::scan_ring_full},
+    {"mxgate_io_ring_full_total", &GatewayCounters::io_ring_full},
+    {"mxgate_io_dropped_total", &GatewayCounters::io_dropped},
+    {"mxgate_snapshot_swaps_total", &GatewayCounters::snapshot_swaps},
+    {"mxgate_spool_deliveries_total", &GatewayCounters::spool_deliveries},
+};
+
+void counter(ipc::StatsWriter& w, const char* name, uint64_t v) {
+  w.family(name, ipc::MetricType::kCounter);
+  w.sample(name, v);
+}
+
+void gauge(ipc::StatsWriter& w, const char* name, uint64_t v) {
+  w.family(name, ipc::MetricType::kGauge);
+  w.sample(name, v);
+}
+
 }  // namespace
+
+std::string stats_text(const StatsSources& src, const GatewayShared& gw, uint64_t serving) {
+  // Every gateway (lcore and port) summed: the node is what control's scrape is about.
+  GatewayCounters sum;
+  bool gateway = false;
+  if (src.lcores) {
+    for (const auto& l : *src.lcores) {
+      for (const auto& q : l->queues()) {
+        if (!q->gateway) continue;
+        gateway = true;
+        const GatewayCounters c = q->gateway->published_counters();
+        for (const GatewayCounterName& n : kGatewayCounterNames) sum.*n.field += c.*n.field;
+        for (size_t k = 0; k < kMessageClassSlots; ++k)
+          for (size_t a = 0; a < kMessageActionSlots; ++a) sum.messages_by[k][a] += c.messages_by[k][a];
+        for (size_t k = 0; k < kRefusalStageSlots; ++k) sum.refusals_by[k] += c.refusals_by[k];
+      }
+    }
+  }
+  ipc::StatsWriter w;
+  gauge(w, "mxgate_snapshot_generation", serving);
+  if (gateway) {
+    w.family("mxgate_messages_total", ipc::MetricType::kCounter);
+    for (size_t k = 0; k < kMessageClassSlots; ++k)
+      for (size_t a = 0; a < kMessageActionSlots; ++a)
+        w.sample("mxgate_messages_total", {{"class", message_class_name(k)}, {"action", message_action_name(a)}},
+                 sum.messages_by[k][a]);
+    w.family("mxgate_refusals_total", ipc::MetricType::kCounter);
+    for (size_t k = 0; k < kRefusalStageSlots; ++k)
+      w.sample("mxgate_refusals_total", {{"stage", refusal_stage_name(k)}}, sum.refusals_by[k]);
+    for (const GatewayCounterName& n : kGatewayCounterNames) counter(w, n.name, sum.*n.field);
+    gauge(w, "mxgate_message_memory_bytes", gw.msg_mem.used.load(std::memory_order_relaxed));
+  }
+  if (src.scan) {
+    const ScanWorkerStats& s = src.scan->stats();
+    counter(w, "mxgate_scan_jobs_total", s.jobs.load(std::memory_order_relaxed));
+    counter(w, "mxgate_scan_aborted_total", s.aborted.load(std::memory_order_relaxed));
+    counter(w, "mxgate_scan_bytes_total", s.bytes.load(std::memory_order_relaxed));
+    counter(w, "mxgate_scan_av_objects_total", s.av_objects.load(std::memory_order_relaxed));
+    counter(w, "mxgate_scan_av_resubmits_total", s.av_resubmits.load(std::memory_order_relaxed));
+    counter(w, "mxgate_scan_errors_total", s.scanner_errors.load(std::memory_order_relaxed));
+  }
+  if (src.io) {
+    const IoStats& s = src.io->stats();
+    counter(w, "mxgate_io_commits_total", s.commits.load(std::memory_order_relaxed));
+    counter(w, "mxgate_io_log_lines_total", s.log_lines.load(std::memory_order_relaxed));
+    counter(w, "mxgate_io_quarantined_total", s.quarantined.load(std::memory_order_relaxed));
+    counter(w, "mxgate_io_spooled_total", s.spooled.load(std::memory_order_relaxed));
+    counter(w, "mxgate_io_errors_total", s.errors.load(std::memory_order_relaxed));
+    counter(w, "mxgate_spool_attempts_total", s.spool_attempts.load(std::memory_order_relaxed));
+    counter(w, "mxgate_spool_delivered_total", s.spool_delivered.load(std::memory_order_relaxed));
+    counter(w, "mxgate_spool_retries_total", s.spool_retries.load(std::memory_order_relaxed));
+    counter(w, "mxgate_dsn_sent_total", s.dsn_sent.load(std::memory_order_relaxed));
+    counter(w, "mxgate_dsn_suppressed_total", s.dsn_suppressed.load(std::memory_order_relaxed));
+    counter(w, "mxgate_spool_bad_total", s.spool_bad.load(std::memory_order_relaxed));
+    gauge(w, "mxgate_spool_messages", src.io->spool_size());
+  }
+  return w.take();
+}
 
 Expected<PushedSnapshot> load_pushed_snapshot(const std::string& state_dir) {
   const std::string path = state_dir + "/" + kPushedSnapshotFile;
@@ -80,6 +180,7 @@ void ControlLink::connect_now(uint64_t now_ms) {
   reader_ = ipc::FrameReader(ipc::kNodeAccepts);
   out_.clear();
   log_sent_ = log_acked_;  // a batch not acknowledged before is sent again
+  stats_at_ms_ = now_ms;   // the first stats frame right after hello
   std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)\n", cfg_.socket.c_str(),
                cfg_.node_name.c_str(), static_cast<unsigned long long>(serving_));
   std::fflush(stderr);
@@ -110,7 +211,19 @@ void ControlLink::poll(uint64_t now_ms) {
     }
   }
   ship_log();
+  if (fd_ >= 0 && out_.empty() && now_ms >= stats_at_ms_) send_stats();
   flush();
+}
+
+void ControlLink::send_stats() {
+  stats_at_ms_ = now_ms_ + kStatsIntervalMs;
+  const std::string text = stats_text(stats_, gw_, serving_);
+  if (text.size() > ipc::kMaxStatsBytes) {  // a fixed set of counters: a few KiB
+    std::fprintf(stderr, "mxgate: stats of %zu bytes exceed the stats frame's bound: not sent\n", text.size());
+    std::fflush(stderr);
+    return;
+  }
+  send(ipc::FrameType::kStats, 0, text);
 }
 
 void ControlLink::on_frame(const ipc::FrameHeader& h, std::string_view payload) {

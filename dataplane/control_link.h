@@ -17,6 +17,13 @@
 // that may be in flight; lines of the old file not yet acknowledged then stay in that file (not
 // collected).
 //
+// And every kStatsIntervalMs (and at once after hello) it sends the node's counters in a stats
+// frame (ipc/node_stats.h; names in docs/ipc.md), which control relays in its GET /metrics. They
+// are read the way another thread may read them while the lcores run: each gateway's copy
+// published at its timer tick, the workers' atomics; nothing on the data path waits for it. A
+// stats frame is queued only when nothing else is waiting to be written, so a slow control
+// never makes the link buffer more than one.
+//
 // SECURITY: control is trusted to set policy, but its bytes are parsed with bounds
 // (ipc::FrameReader, the snapshot reader); the first bad frame closes the channel.
 // STANDARDS: none (docs/ipc.md).
@@ -25,6 +32,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/expected.h"
 #include "dataplane/config.h"
@@ -34,6 +42,7 @@
 namespace mx::dp {
 
 constexpr uint64_t kControlRetryMs = 1000;
+constexpr uint64_t kStatsIntervalMs = 5000;  // between stats frames
 constexpr const char* kPushedSnapshotFile = "snapshot.toml";
 constexpr const char* kLogStateFile = "log.state";
 // At most this much of the log per batch (whole lines): the frame's bound, so that under load each
@@ -49,6 +58,18 @@ struct PushedSnapshot {
 };
 Expected<PushedSnapshot> load_pushed_snapshot(const std::string& state_dir);
 
+class NetLcore;
+// What the stats frame is built from: main's objects, which outlive the link (any may be null:
+// no gateway).
+struct StatsSources {
+  const std::vector<std::unique_ptr<NetLcore>>* lcores = nullptr;
+  const ScanWorker* scan = nullptr;
+  const IoWorker* io = nullptr;
+};
+// The node's counters as the stats frame's text: every gateway's summed over lcores and ports,
+// the scan and I/O threads', the spool's depth, the message memory in use and `serving`.
+std::string stats_text(const StatsSources& src, const GatewayShared& gw, uint64_t serving);
+
 class ControlLink {
  public:
   // `serving`: the control generation mxgate serves now (0: its own file).
@@ -62,6 +83,7 @@ class ControlLink {
   uint64_t serving() const { return serving_; }
   bool connected() const { return fd_ >= 0; }
   uint64_t log_acked() const { return log_acked_; }
+  void set_stats_sources(const StatsSources& s) { stats_ = s; }
 
  private:
   void connect_now(uint64_t now_ms);
@@ -73,6 +95,7 @@ class ControlLink {
   void ship_log();
   void log_acked(uint64_t seq);
   void save_log_state();
+  void send_stats();
 
   cfg::ControlSection cfg_;
   GatewayShared& gw_;
@@ -85,6 +108,8 @@ class ControlLink {
   std::string out_;
   std::string log_path_;
   uint64_t log_inode_ = 0, log_base_ = 0, log_acked_ = 0, log_sent_ = 0;  // sent == acked: none in flight
+  StatsSources stats_;
+  uint64_t stats_at_ms_ = 0;  // the next stats frame is due
 };
 
 }  // namespace mx::dp

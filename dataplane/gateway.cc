@@ -6,10 +6,62 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/gateway_session.h"
 
 namespace mx::dp {
+
+namespace {
+
+constexpr std::string_view kExtraActions[] = {"abandoned", "spool", "other"};
+constexpr std::string_view kRefusalStages[] = {"smtp", "rcpt", "data", "output", "other"};
+constexpr size_t kPolicyActions = kMessageActionSlots - std::size(kExtraActions);
+static_assert(std::size(kRefusalStages) == kRefusalStageSlots);
+static_assert(static_cast<size_t>(scan::PolicyAction::kReject) + 1 == kPolicyActions,
+              "a new policy action needs a slot in GatewayCounters::messages_by");
+
+}  // namespace
+
+std::string_view message_class_name(size_t slot) noexcept {
+  return slot < scan::kVerdictClassCount ? scan::verdict_class_name(static_cast<scan::VerdictClass>(slot))
+                                         : std::string_view("unscanned");
+}
+
+std::string_view message_action_name(size_t slot) noexcept {
+  return slot < kPolicyActions ? scan::policy_action_name(static_cast<scan::PolicyAction>(slot))
+                               : kExtraActions[std::min(slot - kPolicyActions, std::size(kExtraActions) - 1)];
+}
+
+size_t message_action_slot(std::string_view action) noexcept {
+  for (size_t i = 0; i + 1 < kMessageActionSlots; ++i)
+    if (message_action_name(i) == action) return i;
+  return kMessageActionSlots - 1;
+}
+
+std::string_view refusal_stage_name(size_t slot) noexcept {
+  return kRefusalStages[std::min(slot, kRefusalStageSlots - 1)];
+}
+
+size_t refusal_stage_slot(std::string_view stage) noexcept {
+  for (size_t i = 0; i + 1 < kRefusalStageSlots; ++i)
+    if (kRefusalStages[i] == stage) return i;
+  return kRefusalStageSlots - 1;
+}
+
+void PublishedCounters::store(const GatewayCounters& c) noexcept {
+  uint64_t w[kWords];
+  std::memcpy(w, &c, sizeof w);
+  for (size_t i = 0; i < kWords; ++i) words_[i].store(w[i], std::memory_order_relaxed);
+}
+
+GatewayCounters PublishedCounters::load() const noexcept {
+  uint64_t w[kWords];
+  for (size_t i = 0; i < kWords; ++i) w[i] = words_[i].load(std::memory_order_relaxed);
+  GatewayCounters c;
+  std::memcpy(&c, w, sizeof w);
+  return c;
+}
 
 void GatewayShared::publish(std::shared_ptr<const Snapshot> s) {
   std::lock_guard<std::mutex> g(mu_);
@@ -177,6 +229,7 @@ void Gateway::on_timer(Tick now) noexcept {
   for (auto& [g, s] : sessions_) s->tick(now);
   for (size_t i = 0; i < relays_.size(); ++i) relays_[i]->tick(now);
   reap();
+  published_.store(ctr_);
 }
 
 }  // namespace mx::dp

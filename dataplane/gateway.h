@@ -16,12 +16,15 @@
 // STANDARDS: RFC 5321 (3.3, 3.6 relaying, 4.2 replies, 6.1 reliable delivery), RFC 3207.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +34,7 @@
 #include "dataplane/ipc_use.h"
 #include "dataplane/msg_job.h"
 #include "dataplane/scan_worker.h"
+#include "scan/policy.h"
 #include "smtp/connection.h"
 #include "tcpstack/tcp.h"
 
@@ -73,6 +77,19 @@ struct GatewayShared {
   std::shared_ptr<const Snapshot> snap_;
 };
 
+// The classes and actions of message records (InSession::log_record) as slots of
+// GatewayCounters::messages_by: the verdict classes, then "unscanned"; the policy actions, then
+// "abandoned", "spool" and "other" (an action this list does not know yet). And the stages of
+// "refused" records (log_refusal) as slots of refusals_by, the last "other".
+constexpr size_t kMessageClassSlots = scan::kVerdictClassCount + 1;
+constexpr size_t kMessageActionSlots = 8;
+constexpr size_t kRefusalStageSlots = 5;
+std::string_view message_class_name(size_t slot) noexcept;
+std::string_view message_action_name(size_t slot) noexcept;
+std::string_view refusal_stage_name(size_t slot) noexcept;
+size_t message_action_slot(std::string_view action) noexcept;
+size_t refusal_stage_slot(std::string_view stage) noexcept;
+
 struct GatewayCounters {
   uint64_t sessions = 0, sessions_refused = 0, messages = 0, delivered = 0, quarantined = 0, rejected = 0,
            tempfailed = 0, relay_denied = 0, policy_split = 0, relay_failed = 0, log_errors = 0,
@@ -82,6 +99,25 @@ struct GatewayCounters {
            client_gone = 0,     // clients that vanished while their final reply was pending
            rcpt_refused_downstream = 0,  // recipients the tenant's server refused at the check
            io_dropped = 0;  // best-effort log lines dropped past kMaxIoBacklog (io_ring_full: waited)
+  // One per message record, by the class and action the record carries; one per "refused"
+  // record, by its stage.
+  uint64_t messages_by[kMessageClassSlots][kMessageActionSlots] = {};
+  uint64_t refusals_by[kRefusalStageSlots] = {};
+};
+static_assert(std::is_trivially_copyable_v<GatewayCounters> && sizeof(GatewayCounters) % sizeof(uint64_t) == 0,
+              "PublishedCounters copies GatewayCounters as an array of words");
+
+// A gateway's counters as another thread may read them while the lcore runs (the main thread's
+// stats for control): the lcore copies them here at every timer tick with relaxed atomic stores
+// (no lock, nothing waits), so a reader sees each counter at most a tick old. The counters
+// themselves stay plain: the lcore is their only writer.
+class PublishedCounters {
+ public:
+  void store(const GatewayCounters& c) noexcept;  // the lcore
+  GatewayCounters load() const noexcept;          // any thread
+ private:
+  static constexpr size_t kWords = sizeof(GatewayCounters) / sizeof(uint64_t);
+  std::array<std::atomic<uint64_t>, kWords> words_{};
 };
 
 class InSession;
@@ -97,7 +133,8 @@ class Gateway final : public net::TcpListenHandler {
   // Every second: timeouts of sessions and relays.
   void on_timer(Tick now) noexcept;
   void on_acceptable(net::TcpListener& l) override;
-  const GatewayCounters& counters() const { return ctr_; }
+  const GatewayCounters& counters() const { return ctr_; }  // the lcore's (or after it returned)
+  GatewayCounters published_counters() const noexcept { return published_.load(); }  // any thread
   // Message bytes this lcore holds in memory now (0 once every message has left).
   uint64_t message_memory_in_use() const { return msg_mem_.used.load(std::memory_order_relaxed); }
 
@@ -145,6 +182,7 @@ class Gateway final : public net::TcpListenHandler {
   uint32_t rcpt_checks_ = 0;  // open recipient checks
   std::deque<IoReq*> io_backlog_;  // requests waiting for room in the I/O ring (post_io)
   GatewayCounters ctr_;
+  PublishedCounters published_;  // ctr_ as of the last on_timer
 };
 
 }  // namespace mx::dp

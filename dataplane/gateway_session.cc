@@ -456,6 +456,9 @@ IoReq* InSession::message_request(IoKind kind) {
 void InSession::finish(const smtp::Reply& r, std::string_view action, Tick, IoReq* prepared) {
   auto* req = prepared ? prepared : new IoReq;
   req->log_line = log_record(r, action);
+  const MsgJob* j = job();  // counted by the class and action the record carries
+  ++gw_.ctr_.messages_by[j && j->scanned ? static_cast<size_t>(j->verdict.cls) : kMessageClassSlots - 1]
+                        [message_action_slot(action)];
   req->reply_ring = gw_.io_reply_;
   req->session = this;
   req->session_gen = gen;
@@ -679,6 +682,7 @@ void InSession::log_abandoned() {
 }
 
 void InSession::log_refusal(std::string_view stage, std::string_view arg, const smtp::Reply& r) {
+  ++gw_.ctr_.refusals_by[refusal_stage_slot(stage)];
   std::string o = "{\"time\":";
   json_string(o, log_time());
   kv(o, "event", "refused");

@@ -220,7 +220,10 @@ int run(const mx::cfg::Config& c, const char* argv0) {
 
   uint64_t generation = 1;
   std::unique_ptr<mx::dp::ControlLink> link;
-  if (c.control.enabled) link = std::make_unique<mx::dp::ControlLink>(c.control, rt.gw, rt.control_generation, c.gateway.log_file);
+  if (c.control.enabled) {
+    link = std::make_unique<mx::dp::ControlLink>(c.control, rt.gw, rt.control_generation, c.gateway.log_file);
+    link->set_stats_sources(mx::dp::StatsSources{&rt.lcores, rt.scan.get(), rt.io.get()});
+  }
   while (!g_stop.load()) {
     timespec ts{0, 100 * 1000 * 1000};
     nanosleep(&ts, nullptr);

@@ -28,6 +28,7 @@ uint32_t max_payload(FrameType t) noexcept {
     case FrameType::kLogAck: return 0;
     case FrameType::kPing:
     case FrameType::kPong: return kMaxPingBytes;
+    case FrameType::kStats: return kMaxStatsBytes;
   }
   return 0;
 }
@@ -42,6 +43,7 @@ const char* frame_type_name(FrameType t) noexcept {
     case FrameType::kLogAck: return "log-ack";
     case FrameType::kPing: return "ping";
     case FrameType::kPong: return "pong";
+    case FrameType::kStats: return "stats";
   }
   return "unknown";
 }

@@ -9,13 +9,15 @@
 //   12      4     flags (none defined: must be 0)
 //   16      8     seq: the snapshot generation (kSnapshot, kAck, kNack), the position of the
 //                 batch's first byte in the node's log stream (kLogBatch), the position up to
-//                 which everything is stored (kLogAck), else 0
+//                 which everything is stored (kLogAck), else 0 (kStats: 0, not checked)
 //   24      ...   payload
 //
 // All integers are big-endian. The push follows a versioned, acknowledged model (as Envoy's
 // xDS): control sends kSnapshot N; the data plane validates, swaps and answers kAck N, or kNack N
 // with the reason and keeps what it had. Log records flow the other way in kLogBatch frames,
 // each acknowledged by kLogAck once control has them durably (de-duplicated by node + seq).
+// A node also sends its counters every few seconds in a kStats frame (ipc/node_stats.h), not
+// acknowledged: each replaces the one before.
 //
 // SECURITY: both ends treat the other's bytes as untrusted: a frame is checked whole (magic,
 // version, type, flags, the per-type length bound) before its payload is buffered, so a peer
@@ -46,8 +48,9 @@ enum class FrameType : uint16_t {
   kLogAck = 6,    // control -> data plane: every record up to seq is stored durably
   kPing = 7,      // either way: liveness; answered with kPong of the same seq
   kPong = 8,
+  kStats = 9,     // data plane -> control: the node's counters (ipc/node_stats.h); seq 0
 };
-constexpr uint16_t kFrameTypeMax = 8;
+constexpr uint16_t kFrameTypeMax = 9;
 
 // Payload bounds, per type.
 constexpr uint32_t kMaxHelloBytes = 256;             // a node name
@@ -55,6 +58,7 @@ constexpr uint32_t kMaxSnapshotBytes = 512u << 20;   // 10k tenants / 100k domai
 constexpr uint32_t kMaxReasonBytes = 4096;           // a NACK's reason
 constexpr uint32_t kMaxLogBatchBytes = 4u << 20;     // records per batch, as JSON lines
 constexpr uint32_t kMaxPingBytes = 0;
+constexpr uint32_t kMaxStatsBytes = 1u << 20;        // a node's counters as text (a few KiB today)
 
 uint32_t max_payload(FrameType t) noexcept;
 
@@ -62,7 +66,8 @@ uint32_t max_payload(FrameType t) noexcept;
 constexpr uint32_t frame_bit(FrameType t) noexcept { return 1u << static_cast<uint16_t>(t); }
 constexpr uint32_t kControlAccepts = frame_bit(FrameType::kHello) | frame_bit(FrameType::kAck) |
                                      frame_bit(FrameType::kNack) | frame_bit(FrameType::kLogBatch) |
-                                     frame_bit(FrameType::kPing) | frame_bit(FrameType::kPong);
+                                     frame_bit(FrameType::kPing) | frame_bit(FrameType::kPong) |
+                                     frame_bit(FrameType::kStats);
 constexpr uint32_t kNodeAccepts = frame_bit(FrameType::kSnapshot) | frame_bit(FrameType::kLogAck) |
                                   frame_bit(FrameType::kPing) | frame_bit(FrameType::kPong);
 constexpr uint32_t kAllFrames = 0xffffffffu;

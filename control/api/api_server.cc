@@ -12,6 +12,7 @@
 
 #include "common/ascii.h"
 #include "ipc/json.h"
+#include "ipc/node_stats.h"
 #include "ipc/snapshot.h"
 #include "ipc/toml.h"
 #include "ipc/txlog.h"
@@ -435,8 +436,10 @@ HttpResponse ApiServer::audit(const Call& c) {
   return json(200, std::move(o));
 }
 
-// Prometheus text exposition (version 0.0.4): control's own state and what each node last
-// reported. Label values are escaped as the format requires (backslash, quote, newline).
+// Prometheus text exposition (version 0.0.4): control's own state, what each node last
+// reported, and every connected node's own counters as its latest stats frame gave them, each
+// sample with node="NAME" added (ipc::merge_node_stats; docs/ipc.md). Label values are escaped
+// as the format requires (backslash, quote, newline).
 HttpResponse ApiServer::metrics(const Call&) {
   auto label = [](std::string_view v) {
     std::string o;
@@ -470,6 +473,15 @@ HttpResponse ApiServer::metrics(const Call&) {
        "# TYPE mxgate_node_refused_generation gauge\n";
   for (const NodeState& n : nodes)
     o += "mxgate_node_refused_generation{node=\"" + label(n.name) + "\"} " + std::to_string(n.nacked) + "\n";
+  std::string relayed;
+  const size_t left_out = ipc::merge_node_stats(relayed, push_.node_stats());
+  o += "# HELP mxgate_control_stats_refused_total Stats frames refused (text outside docs/ipc.md's subset).\n"
+       "# TYPE mxgate_control_stats_refused_total counter\n";
+  o += "mxgate_control_stats_refused_total " + std::to_string(push_.stats_refused()) + "\n";
+  o += "# HELP mxgate_control_stats_left_out Node metric families left out of this answer (a type that differs "
+       "between nodes).\n# TYPE mxgate_control_stats_left_out gauge\n";
+  o += "mxgate_control_stats_left_out " + std::to_string(left_out) + "\n";
+  o += relayed;
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(o);

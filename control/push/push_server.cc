@@ -63,6 +63,14 @@ size_t PushServer::connected() const {
       std::count_if(conns_.begin(), conns_.end(), [](const auto& c) { return c->fd >= 0 && !c->name.empty(); }));
 }
 
+std::vector<ipc::NodeStatsText> PushServer::node_stats() const {
+  std::vector<ipc::NodeStatsText> out;
+  for (const auto& c : conns_)
+    if (c->fd >= 0 && !c->name.empty() && !c->stats.empty()) out.push_back(ipc::NodeStatsText{c->name, c->stats});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.node < b.node; });
+  return out;
+}
+
 void PushServer::fill(std::vector<pollfd>& fds) const {
   fds.push_back(pollfd{lfd_, POLLIN, 0});
   // Not read while what it was sent is unwritten: a node that does not read cannot make
@@ -173,10 +181,27 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
       queue(c, std::make_shared<const std::string>(ipc::encode_frame(T::kLogAck, h.seq + payload.size(), "")));
       break;
     }
+    case T::kStats:
+      on_stats(c, payload);
+      break;
     default:
       return close_conn(c, std::string("protocol error: a ") + ipc::frame_type_name(h.type) + " frame from a node");
   }
   std::fflush(stderr);
+}
+
+void PushServer::on_stats(Conn& c, std::string_view text) {
+  auto ok = ipc::parse_node_stats(text);
+  if (!ok) {
+    ++stats_refused_;
+    c.stats.clear();
+    if (!c.said_bad_stats)
+      std::fprintf(stderr, "mxgate-control: node %s: stats refused (%s); its counters are left out of /metrics\n",
+                   c.name.c_str(), ok.error().message.c_str());
+    c.said_bad_stats = true;
+    return;
+  }
+  c.stats.assign(text);
 }
 
 void PushServer::publish(uint64_t generation, const std::string& document) {
@@ -226,6 +251,7 @@ void PushServer::close_conn(Conn& c, const std::string& why) {
   c.fd = -1;
   c.out.clear();
   c.out_off = 0;
+  std::string().swap(c.stats);  // a node gone has no current counters
 }
 
 }  // namespace mx::control

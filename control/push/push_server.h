@@ -3,6 +3,10 @@
 // generation it serves; when that is not the current generation it is sent the current one; it
 // answers ack (now serving) or nack (refused, with the reason, still serving the old one), and
 // the store records either (control/store/store.h). A commit is pushed to every connected node.
+// Each node's latest stats frame (its counters, ipc/node_stats.h) is kept in memory while it is
+// connected, for GET /metrics; a stats text that does not parse is dropped and counted (the
+// connection stays: snapshots and logs matter more than counters), and the node's earlier text
+// with it, so that /metrics never shows a node's counters as current when they are not.
 //
 // SECURITY: nodes are peers of the same operator, but their bytes are still parsed with bounds
 // (ipc::FrameReader, accepting only what a node may send, and only hello before hello); the
@@ -10,7 +14,8 @@
 // at most kReadChunk per poll round and not at all while what it was sent is still unwritten,
 // so a node that floods or does not read stalls only itself; every connection shares one copy
 // of the current snapshot; a connection that does not say hello within kHelloTimeoutMs is
-// closed. The socket file is created mode 0600.
+// closed. The socket file is created mode 0600. Stats kept: at most ipc::kMaxStatsBytes per
+// connection (the frame's bound), so kMaxNodes x 1 MiB in all.
 // STANDARDS: none (docs/ipc.md).
 #pragma once
 
@@ -25,6 +30,7 @@
 #include "common/expected.h"
 #include "control/store/store.h"
 #include "ipc/frame.h"
+#include "ipc/node_stats.h"
 
 namespace mx::control {
 
@@ -50,6 +56,11 @@ class PushServer {
   // A new current generation: pushed to every node that is not serving it.
   void publish(uint64_t generation, const std::string& document);
   size_t connected() const;
+  // The latest stats text of every connected node that sent one, by node name; the views are
+  // valid until the next handle() or sweep().
+  std::vector<ipc::NodeStatsText> node_stats() const;
+  // Stats frames refused since start (text outside ipc/node_stats.h's subset).
+  uint64_t stats_refused() const { return stats_refused_; }
 
  private:
   struct Conn {
@@ -62,11 +73,14 @@ class PushServer {
     uint64_t serving = 0;     // the generation the node says it serves
     uint64_t sent = 0;        // the newest generation queued
     uint64_t since_ms = 0;    // accepted at
+    std::string stats;        // the latest stats text that parsed (empty: none)
+    bool said_bad_stats = false;  // a refused stats frame is logged once per connection
   };
   PushServer(int fd, std::string path, Store& store) : lfd_(fd), path_(std::move(path)), store_(store) {}
   void accept_all();
   void on_readable(Conn& c);
   void on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view payload);
+  void on_stats(Conn& c, std::string_view text);
   void offer(Conn& c);  // queue the current generation when the node does not serve it
   void flush(Conn& c);
   void close_conn(Conn& c, const std::string& why);
@@ -78,6 +92,7 @@ class PushServer {
   std::vector<std::unique_ptr<Conn>> conns_;
   uint64_t current_ = 0;
   std::shared_ptr<const std::string> frame_;  // the current generation, framed (shared by all)
+  uint64_t stats_refused_ = 0;
 };
 
 }  // namespace mx::control

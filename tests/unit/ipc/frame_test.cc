@@ -144,5 +144,48 @@ TEST(IpcFrame, ATypeTheSideDoesNotAcceptIsRefusedAtItsHeader) {
   EXPECT_FALSE(ok.failed());
 }
 
+// The stats frame: node -> control only, its own bound (1 MiB), checked at the header.
+TEST(IpcFrame, StatsFrameBoundAndDirection) {
+  EXPECT_EQ(max_payload(FrameType::kStats), kMaxStatsBytes);
+  EXPECT_EQ(kMaxStatsBytes, 1u << 20);
+  EXPECT_STREQ(frame_type_name(FrameType::kStats), "stats");
+  EXPECT_NE(kControlAccepts & frame_bit(FrameType::kStats), 0u);
+  EXPECT_EQ(kNodeAccepts & frame_bit(FrameType::kStats), 0u);
+  const std::string text = "# TYPE mxgate_sessions_total counter\nmxgate_sessions_total 4\n";
+  const std::string at_bound(kMaxStatsBytes, 'x');
+  for (size_t step : {size_t{1}, size_t{7}, size_t{4096}}) {
+    FrameReader control(kControlAccepts);
+    const auto got = decode(encode_frame(FrameType::kStats, 0, text) + encode_frame(FrameType::kStats, 0, at_bound),
+                            step, control);
+    ASSERT_FALSE(control.failed()) << control.error();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].type, FrameType::kStats);
+    EXPECT_EQ(got[0].payload, text);
+    EXPECT_EQ(got[1].payload.size(), kMaxStatsBytes);
+  }
+  // One byte over: refused at the header, nothing of the payload buffered.
+  FrameReader control(kControlAccepts);
+  std::string over = encode_frame(FrameType::kStats, 0, "");
+  over.replace(8, 4, std::string("\x00\x10\x00\x01", 4));
+  EXPECT_EQ(control.feed(bytes(over + "payload")), kFrameHeaderBytes);
+  ASSERT_TRUE(control.failed());
+  EXPECT_NE(control.error().find("stats frame of 1048577 bytes exceeds its limit of 1048576"), std::string::npos)
+      << control.error();
+  EXPECT_LE(control.buffered(), kFrameHeaderBytes);
+  // A node does not take one; nor does control before hello.
+  FrameReader node(kNodeAccepts);
+  node.feed(bytes(encode_frame(FrameType::kStats, 0, text)));
+  ASSERT_TRUE(node.failed());
+  EXPECT_NE(node.error().find("a stats frame is not expected here"), std::string::npos) << node.error();
+  FrameReader fresh(frame_bit(FrameType::kHello));
+  fresh.feed(bytes(encode_frame(FrameType::kStats, 0, text)));
+  EXPECT_TRUE(fresh.failed());
+  // What an older reader (types up to 8) says of it is the unknown-type refusal: type 10 here.
+  FrameReader any;
+  any.feed(bytes(with(encode_frame(FrameType::kStats, 0, ""), 6, std::string("\x00\x0a", 2))));
+  ASSERT_TRUE(any.failed());
+  EXPECT_NE(any.error().find("unknown frame type 10"), std::string::npos) << any.error();
+}
+
 }  // namespace
 }  // namespace mx::ipc
