@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -124,6 +125,7 @@ struct Ctx {
   std::string comment, user, tls, tls_name;
   long limit = 20, offset = 0;
   double wait = 0;
+  double duration = 0;  // log follow: stop after this many seconds (0: at Ctrl-C)
   std::vector<std::pair<std::string, std::string>> filters;  // log search
 };
 
@@ -314,6 +316,8 @@ int cmd_rollback(const Ctx& c, const std::string& n, double wait) {
   return wait > 0 ? wait_nodes(c, gen, wait) : kExitOk;
 }
 
+void print_record_row(const mx::ipc::JsonValue& item);
+
 int cmd_log_search(const Ctx& c, const std::vector<std::pair<std::string, std::string>>& filters, long limit) {
   std::string target = "/v1/log?limit=" + std::to_string(limit);
   for (const auto& [k, v] : filters) target += "&" + k + "=" + query_escape(v);
@@ -325,19 +329,67 @@ int cmd_log_search(const Ctx& c, const std::vector<std::pair<std::string, std::s
     return kExitOk;
   }
   std::printf("%-24s %-10s %-26s %-26s %-8s %-10s %s\n", "TIME", "TENANT", "FROM", "TO", "CLASS", "ACTION", "SUBJECT");
-  for (const auto& item : v.items) {
-    auto r = mx::ipc::parse_json(item.get_str("record"));
-    if (!r) {
-      std::printf("(unparsed record) %s\n", show(item.get_str("record")).c_str());
-      continue;
+  for (const auto& item : v.items) print_record_row(item);
+  return kExitOk;
+}
+
+void print_record_row(const mx::ipc::JsonValue& item) {
+  auto r = mx::ipc::parse_json(item.get_str("record"));
+  if (!r) {
+    std::printf("(unparsed record) %s\n", show(item.get_str("record")).c_str());
+    return;
+  }
+  std::string to;
+  if (const auto* rc = r->get("rcpts"))
+    for (const auto& x : rc->items) to += (to.empty() ? "" : ",") + x.str;
+  std::printf("%-24s %-10s %-26s %-26s %-8s %-10s %s\n", show(r->get_str("time")).c_str(),
+              show(r->get_str("tenant")).c_str(), show(r->get_str("mail_from", "<>")).c_str(), show(to).c_str(),
+              show(r->get_str("class", "-")).c_str(), show(r->get_str("action", r->get_str("event"))).c_str(),
+              show(r->get_str("subject")).c_str());
+}
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+
+// Records as they arrive, oldest first: polls for records at or after the newest time seen
+// (records of that same millisecond are told apart by node and position). Stops at Ctrl-C or
+// after --duration seconds. One poll returns at most kFollowBatch records; more than that in one
+// poll interval is said, not silently skipped.
+int cmd_log_follow(const Ctx& c) {
+  constexpr long kFollowBatch = 1000;
+  constexpr auto kFollowPoll = std::chrono::milliseconds(250);
+  ::signal(SIGINT, on_interrupt);
+  ::signal(SIGTERM, on_interrupt);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(c.duration * 1000));
+  std::string since = mx::ipc::log_time();  // from now on
+  std::vector<std::string> seen_at_since;   // node:seq of the records printed with time == since
+  if (!c.json)
+    std::printf("%-24s %-10s %-26s %-26s %-8s %-10s %s\n", "TIME", "TENANT", "FROM", "TO", "CLASS", "ACTION", "SUBJECT");
+  std::fflush(stdout);
+  while (!g_interrupted.load() && (c.duration <= 0 || std::chrono::steady_clock::now() < until)) {
+    std::string target = "/v1/log?limit=" + std::to_string(kFollowBatch) + "&since=" + query_escape(since);
+    for (const auto& [k, v] : c.filters)
+      if (k != "since" && k != "until") target += "&" + k + "=" + query_escape(v);
+    mx::ipc::JsonValue v;
+    if (int rc = fetch(c, "GET", target, "", v)) return rc;
+    if (v.items.size() >= static_cast<size_t>(kFollowBatch))
+      std::fprintf(stderr, "mxgatectl: more than %ld records in one poll; some may not be shown (use log search)\n",
+                   kFollowBatch);
+    for (auto it = v.items.rbegin(); it != v.items.rend(); ++it) {  // newest first -> oldest first
+      const std::string key = std::string(it->get_str("node")) + ":" + std::to_string(it->get_int("seq"));
+      auto rec = mx::ipc::parse_json(it->get_str("record"));
+      const std::string t = rec ? std::string(rec->get_str("time")) : std::string();
+      if (t == since && std::find(seen_at_since.begin(), seen_at_since.end(), key) != seen_at_since.end()) continue;
+      if (t > since) {
+        since = t;
+        seen_at_since.clear();
+      }
+      seen_at_since.push_back(key);
+      if (c.json) std::printf("%s\n", std::string(it->get_str("record")).c_str());
+      else print_record_row(*it);
     }
-    std::string to;
-    if (const auto* rc = r->get("rcpts"))
-      for (const auto& x : rc->items) to += (to.empty() ? "" : ",") + x.str;
-    std::printf("%-24s %-10s %-26s %-26s %-8s %-10s %s\n", show(r->get_str("time")).c_str(),
-                show(r->get_str("tenant")).c_str(), show(r->get_str("mail_from", "<>")).c_str(), show(to).c_str(),
-                show(r->get_str("class", "-")).c_str(), show(r->get_str("action", r->get_str("event"))).c_str(),
-                show(r->get_str("subject")).c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(kFollowPoll);
   }
   return kExitOk;
 }
@@ -856,6 +908,9 @@ const std::vector<Command>& commands() {
        "[--until TIME] [--limit N]",
        0, 0, "transaction records collected from the nodes, newest first (TIME like 2026-12-03T10:00:00Z)",
        [](const Ctx& c, const Args&) { return cmd_log_search(c, c.filters, c.limit); }},
+      {"log follow", "[filters as for log search] [--duration SECONDS]", 0, 0,
+       "records as they arrive, oldest first, until Ctrl-C or --duration (--json: one record per line)",
+       [](const Ctx& c, const Args&) { return cmd_log_follow(c); }},
       {"token list", "", 0, 0, "the API tokens (names and scopes; secrets are never shown again)", cmd_token_list},
       {"token add", "NAME [--tenant TENANT]", 1, 1, "an API token for the operator or, with --tenant, one tenant",
        cmd_token_add},
@@ -909,12 +964,12 @@ int run_completion(const Ctx&, const Args& a) {
               "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" words=()\n  local i\n"
               "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
               "    case \"${COMP_WORDS[i]}\" in\n"
-              "      --socket|--token|--comment|--limit|--offset|--wait|--tls|--tls-name|--user|--sender|--rcpt|"
+              "      --socket|--token|--comment|--limit|--offset|--wait|--duration|--tls|--tls-name|--user|--sender|--rcpt|"
               "--tenant|--message-id|--ip|--action|--class|--since|--until) ((i++)) ;;\n"
               "      -*) ;;\n      *) words+=(\"${COMP_WORDS[i]}\") ;;\n    esac\n  done\n"
               "  if [[ \"$cur\" == -* ]]; then\n"
               "    COMPREPLY=($(compgen -W \"--socket --token --json --help --comment --limit --offset --wait --yes "
-              "--tls --tls-name --user --sender --rcpt --tenant --message-id --ip --action --class --since --until\" "
+              "--duration --tls --tls-name --user --sender --rcpt --tenant --message-id --ip --action --class --since --until\" "
               "-- \"$cur\"))\n    return\n  fi\n"
               "  case \"${#words[@]}\" in\n    0) COMPREPLY=($(compgen -W \"");
   for (size_t i = 0; i < firsts.size(); ++i) std::printf("%s%s", i ? " " : "", firsts[i].c_str());
@@ -1002,7 +1057,7 @@ int main(int argc, char** argv) {
       for (const auto& [opt, param] : kParam)
         if (a == opt) c.filters.emplace_back(param, *v);
     } else if (a == "--socket" || a == "--token" || a == "--comment" || a == "--limit" || a == "--offset" ||
-               a == "--wait" || a == "--tls" || a == "--tls-name" || a == "--user") {
+               a == "--wait" || a == "--tls" || a == "--tls-name" || a == "--user" || a == "--duration") {
       auto v = value();
       if (!v) return usage((a + " needs a value").c_str());
       if (a == "--socket") c.sock = *v;
@@ -1013,7 +1068,11 @@ int main(int argc, char** argv) {
       else if (a == "--user") c.user = *v;
       else if (a == "--limit" && !number(*v, c.limit)) return usage("--limit takes a number");
       else if (a == "--offset" && !number(*v, c.offset)) return usage("--offset takes a number");
-      else if (a == "--wait") {
+      else if (a == "--duration") {
+        char* end = nullptr;
+        c.duration = std::strtod(v->c_str(), &end);
+        if (!end || *end || c.duration <= 0 || c.duration > 86400) return usage("--duration takes seconds (0 < s <= 86400)");
+      } else if (a == "--wait") {
         char* end = nullptr;
         c.wait = std::strtod(v->c_str(), &end);
         if (!end || *end || c.wait <= 0 || c.wait > 3600) return usage("--wait takes seconds (0 < s <= 3600)");

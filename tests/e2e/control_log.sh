@@ -137,6 +137,20 @@ r = json.loads(subprocess.check_output(['$CLI', '--json', 'log', 'search', '--se
 assert len(r) == $N, len(r)
 assert all(json.loads(x['record'])['mail_from'] == 'load@sender.test' for x in r)
 "
+"$CLI" --json log follow --sender follow@sender.test --duration 15 >"$work/follow.out" 2>"$work/follow.err" &
+FOLLOW_PID=$!
+sleep 1
+for i in 1 2 3 4 5; do
+  ip netns exec mxlab swaks --server 198.18.0.2 --port 25 --from follow@sender.test --to rcpt@example.test \
+    --header "Subject: follow $i" --timeout 20 >/dev/null 2>&1 || true
+done
+wait "$FOLLOW_PID" || true
+check "log follow: each new record once, oldest first" /usr/bin/python3 -c "
+import json
+rows = [json.loads(l) for l in open('$work/follow.out') if l.strip()]
+subjects = [r['subject'] for r in rows]
+assert subjects == ['follow %d' % i for i in range(1, 6)], subjects
+"
 lab_down_checked
 check "no sanitizer report" bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$LOG' '$work/control.log'"
 finish
