@@ -31,6 +31,7 @@
 #include "control/api/http.h"
 #include "ipc/json.h"
 #include "ipc/snapshot.h"
+#include "ipc/toml.h"
 #include "ipc/txlog.h"
 #include "scan/hs_rules.h"
 #include "scan/rules.h"
@@ -827,6 +828,114 @@ int cmd_token_remove(const Ctx& c, const Args& a) {
   return kExitOk;
 }
 
+// A tenant's stored rules (its rules_text setting, a TOML string, decoded by the TOML reader).
+std::optional<std::string> stored_rules(const Ctx& c, const std::string& tenant, int& rc) {
+  mx::ipc::JsonValue v;
+  rc = fetch(c, "GET", tenant_path(tenant), "", v);
+  if (rc) return std::nullopt;
+  const auto* st = v.get("settings");
+  const auto* r = st ? st->get("rules_text") : nullptr;
+  if (!r) return std::string();
+  auto doc = mx::cfg::parse_toml("x = " + r->str + "\n", "rules_text", mx::ipc::kMaxSnapshotDocumentBytes);
+  if (!doc || doc->tables.empty() || !doc->tables[0].find("x")) {
+    rc = kExitFailed;
+    std::fprintf(stderr, "mxgatectl: the stored rules_text is not a TOML string\n");
+    return std::nullopt;
+  }
+  return doc->tables[0].find("x")->str;
+}
+
+std::optional<std::string> read_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// A line diff (longest common subsequence) of two rule files, as "-"/"+" lines with their line
+// numbers; files too large for the table (kMaxDiffCells) are compared by counts only.
+void print_line_diff(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  constexpr size_t kMaxDiffCells = 16u << 20;
+  if ((a.size() + 1) * (b.size() + 1) > kMaxDiffCells) {
+    std::printf("(too large to diff line by line: %zu lines stored, %zu in the file)\n", a.size(), b.size());
+    return;
+  }
+  const size_t n = a.size(), m = b.size();
+  std::vector<uint32_t> lcs((n + 1) * (m + 1), 0);
+  auto at = [&](size_t i, size_t j) -> uint32_t& { return lcs[i * (m + 1) + j]; };
+  for (size_t i = n; i-- > 0;)
+    for (size_t j = m; j-- > 0;) at(i, j) = a[i] == b[j] ? at(i + 1, j + 1) + 1 : std::max(at(i + 1, j), at(i, j + 1));
+  size_t i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] == b[j]) {
+      ++i, ++j;
+    } else if (j < m && (i == n || at(i, j + 1) >= at(i + 1, j))) {
+      std::printf("+%zu: %s\n", j + 1, show(b[j]).c_str());
+      ++j;
+    } else {
+      std::printf("-%zu: %s\n", i + 1, show(a[i]).c_str());
+      ++i;
+    }
+  }
+}
+
+// Compiles a rule file as a node would; prints the error (file, line, reason) when it does not.
+std::optional<size_t> check_rules(const std::string& file, const std::string& text) {
+  auto set = mx::scan::parse_rules(text);
+  auto compiled = set ? mx::scan::HsRules::compile(text) : mx::Expected<mx::scan::HsRules>(set.error());
+  if (!compiled) {
+    std::fprintf(stderr, "%s: %s\n", file.c_str(), compiled.error().message.c_str());
+    return std::nullopt;
+  }
+  return set->rules.size();
+}
+
+int cmd_rules_push(const Ctx& c, const Args& a) {
+  auto text = read_file(a[1]);
+  if (!text) {
+    std::fprintf(stderr, "mxgatectl: %s: cannot open\n", a[1].c_str());
+    return kExitUsage;
+  }
+  auto n = check_rules(a[1], *text);
+  if (!n) return kExitRefused;  // nothing is sent: the file does not compile
+  return change(c, "PATCH", tenant_path(a[0]) + "?actor=" + query_escape(actor()),
+                "{\"settings\":" + json_object({{"rules_text", *text}}) + "}",
+                "rules of tenant " + a[0] + " set from " + a[1] + " (" + std::to_string(*n) + " rules)");
+}
+
+int cmd_rules_diff(const Ctx& c, const Args& a) {
+  auto text = read_file(a[1]);
+  if (!text) {
+    std::fprintf(stderr, "mxgatectl: %s: cannot open\n", a[1].c_str());
+    return kExitUsage;
+  }
+  int rc = 0;
+  auto stored = stored_rules(c, a[0], rc);
+  if (!stored) return rc;
+  if (*stored == *text) {
+    std::printf("no difference: tenant %s has these rules\n", a[0].c_str());
+    return kExitOk;
+  }
+  print_line_diff(lines_of(*stored), lines_of(*text));
+  return kExitOk;
+}
+
+int cmd_rules_show(const Ctx& c, const Args& a) {
+  int rc = 0;
+  auto stored = stored_rules(c, a[0], rc);
+  if (!stored) return rc;
+  std::fputs(show(*stored).c_str(), stdout);
+  return kExitOk;
+}
+
 // Every command: its words, its arguments, what it does, and its handler. --help, the bash
 // completion and the man page are all generated from this table.
 struct Command {
@@ -903,6 +1012,11 @@ const std::vector<Command>& commands() {
        [](const Ctx& c, const Args&) { return cmd_audit(c, c.limit); }},
       {"rules check", "FILE", 1, 1, "compile a rule file (docs/rules.md) as a node would; errors name the line",
        [](const Ctx& c, const Args& a) { return cmd_rules_check(c, a[0]); }},
+      {"rules push", "TENANT FILE", 2, 2,
+       "check a rule file, then store it as the tenant's rules (pushed at the next commit)", cmd_rules_push},
+      {"rules diff", "TENANT FILE", 2, 2, "the lines a rule file changes against the tenant's stored rules",
+       cmd_rules_diff},
+      {"rules show", "TENANT", 1, 1, "the tenant's stored rules", cmd_rules_show},
       {"log search",
        "[--sender A] [--rcpt A] [--tenant T] [--message-id ID] [--ip IP] [--action A] [--class C] [--since TIME] "
        "[--until TIME] [--limit N]",

@@ -231,6 +231,14 @@ rc=0; MXGATECTL_TOKEN=$tok "$CLI" commit --yes >/dev/null 2>&1 || rc=$?
 check "token: commit needs the operator (exit 1)" eq "$rc" 1
 rc=0; MXGATECTL_TOKEN=mxg_0000 "$CLI" status >/dev/null 2>&1 || rc=$?
 check "token: an unknown token exits 1" eq "$rc" 1
+rc=0; out=$("$CLI" rules push fourth "$work/bad.rules" 2>&1) || rc=$?
+check "rules push: a bad file exits 1 naming its line" bash -c "[[ $rc == 1 ]] && grep -q 'bad.rules: line 1' <<<\"\$1\"" _ "$out"
+check "rules push: nothing stored" bash -c "[[ -z \$('$CLI' rules show fourth) ]]"
+check "rules push: the lab's rules" "$CLI" rules push fourth "$work/example.rules"
+check "rules diff: none against the same file" grep -q 'no difference' <<<"$("$CLI" rules diff fourth "$work/example.rules")"
+cp "$work/example.rules" "$work/more.rules"; echo 'rule MORE subject contains "more-more" score 1' >>"$work/more.rules"
+check "rules diff: the added line" grep -q '^+[0-9]*: rule MORE' <<<"$("$CLI" rules diff fourth "$work/more.rules")"
+check "rules: committed and served" "$CLI" commit --yes --wait 10
 check "cli: bash completion parses" bash -c "'$CLI' completion bash | bash -n"
 check "cli: man page renders" bash -c "'$CLI' man | groff -man -Tutf8 -ww -z"
 check "cli: every command has --help" bash -c "'$CLI' tenant add --help | grep -q 'usage: mxgatectl tenant add TENANT'"
