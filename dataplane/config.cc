@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/tcp_address.h"
 #include "ipc/toml.h"
 #include "ipc/toml_reader.h"
 
@@ -245,15 +246,25 @@ std::optional<Error> read_gateway(const std::string& src, const TomlTable& t, Ga
   return std::nullopt;
 }
 
+bool valid_host_name(const std::string& s) {
+  return !s.empty() && s.size() <= 253 && s.front() != '.' && s.front() != '-' &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == std::string::npos;
+}
+
 std::optional<Error> read_control(const std::string& src, const TomlTable& t, ControlSection& c) {
   TomlReader r(src, t);
-  if (auto err = r.unknown_keys({"socket", "node_name", "state_dir"})) return err;
+  if (auto err = r.unknown_keys({"socket", "node_name", "state_dir", "tls_ca", "tls_cert", "tls_key", "tls_server_name"}))
+    return err;
   for (const char* k : {"socket", "node_name", "state_dir"})
     if (auto err = r.missing(k)) return err;
   std::optional<Error> err;
   r.str("socket", c.socket, err);
   r.str("node_name", c.node_name, err);
   r.str("state_dir", c.state_dir, err);
+  r.str("tls_ca", c.tls_ca, err);
+  r.str("tls_cert", c.tls_cert, err);
+  r.str("tls_key", c.tls_key, err);
+  r.str("tls_server_name", c.tls_server_name, err);
   if (err) return err;
   c.enabled = true;
   c.line = t.line;
@@ -261,9 +272,30 @@ std::optional<Error> read_control(const std::string& src, const TomlTable& t, Co
       c.node_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != std::string::npos)
     return Error{r.where(*r.raw("node_name"), "node_name") + "'" + c.node_name +
                  "' is not 1..64 letters, digits, '.', '-', '_'"};
-  if (c.socket.size() >= 108) return Error{r.where(*r.raw("socket"), "socket") + "longer than a Unix socket path can be"};
-  c.socket = resolve_path(src, c.socket);
+  c.tcp = c.socket.starts_with(kControlTcpPrefix);
+  if (c.tcp) {
+    c.address = c.socket.substr(std::strlen(kControlTcpPrefix));
+    const auto a = TcpAddress::parse(c.address);
+    if (!a)
+      return Error{r.where(*r.raw("socket"), "socket") + "'" + c.socket +
+                   "' is not tcp:HOST:PORT with HOST an IPv4 address or a [bracketed] IPv6 one, like tcp:192.0.2.7:7443"};
+    // Mutual TLS or nothing: over TCP, control must know who the node is and the node who control is.
+    for (const char* k : {"tls_ca", "tls_cert", "tls_key"})
+      if (!r.raw(k)) return Error{src + ":" + std::to_string(t.line) + ": [control] key '" + k + "' is required with socket = \"tcp:...\""};
+    if (c.tls_server_name.empty()) c.tls_server_name = a->host;
+    if (!valid_host_name(c.tls_server_name) && !TcpAddress::parse(c.tls_server_name + ":1") &&
+        !TcpAddress::parse("[" + c.tls_server_name + "]:1"))
+      return Error{r.where(*r.raw("tls_server_name"), "tls_server_name") + "'" + c.tls_server_name +
+                   "' is not a host name or an IP address"};
+  } else {
+    for (const char* k : {"tls_ca", "tls_cert", "tls_key", "tls_server_name"})
+      if (r.raw(k))
+        return Error{r.where(*r.raw(k), k) + "only with socket = \"tcp:HOST:PORT\" (a Unix socket has no TLS)"};
+    if (c.socket.size() >= 108) return Error{r.where(*r.raw("socket"), "socket") + "longer than a Unix socket path can be"};
+    c.socket = resolve_path(src, c.socket);
+  }
   c.state_dir = resolve_path(src, c.state_dir);
+  for (std::string* p : {&c.tls_ca, &c.tls_cert, &c.tls_key}) *p = resolve_path(src, *p);
   return std::nullopt;
 }
 

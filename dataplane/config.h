@@ -123,11 +123,21 @@ struct GatewaySection {
 
 // [control]: the channel to mxgate-control (docs/control.md). Absent: the tenant snapshot is the
 // file in [gateway] tenants, reloaded on SIGHUP.
+// With socket = "tcp:HOST:PORT" the channel is TCP with mutual TLS (common/tls_channel.h): the
+// node presents tls_cert (which must name node_name: control checks) and verifies control's
+// certificate against tls_ca and tls_server_name.
+constexpr const char* kControlTcpPrefix = "tcp:";
 struct ControlSection {
   bool enabled = false;
-  std::string socket;      // mxgate-control's node socket
+  std::string socket;      // mxgate-control's node socket: a Unix socket path, or "tcp:HOST:PORT"
   std::string node_name;   // how this node names itself (letters, digits, '.', '-', '_'; 1..64)
   std::string state_dir;   // where the last snapshot pushed is kept, to restart with it
+  bool tcp = false;        // socket is "tcp:HOST:PORT"
+  std::string address;     // then: HOST:PORT (HOST an IP literal: connecting never blocks on DNS)
+  std::string tls_ca;      // the CA (PEM) control's certificate must chain to
+  std::string tls_cert;    // this node's certificate chain (PEM), presented to control
+  std::string tls_key;     // its private key (PEM)
+  std::string tls_server_name;  // the name control's certificate must carry; default: HOST
   int line = 0;
 };
 

@@ -1,8 +1,9 @@
 // dataplane/control_link.cc — snapshots from mxgate-control, validated, kept, published and
-// acknowledged (dataplane/control_link.h).
+// acknowledged, over a Unix socket or TCP with mutual TLS (dataplane/control_link.h).
 #include "dataplane/control_link.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/tcp_address.h"
 #include "dataplane/durable.h"
 #include "dataplane/net_lcore.h"
 #include "ipc/node_stats.h"
@@ -154,36 +156,111 @@ ControlLink::ControlLink(const cfg::ControlSection& cfg, GatewayShared& gw, uint
 }
 
 ControlLink::~ControlLink() {
+  if (fd_ >= 0) {
+    if (tls_) tls_->close_notify();
+    tls_.reset();
+    ::close(fd_);
+  }
+}
+
+std::string ControlLink::where() const { return cfg_.socket; }
+
+void ControlLink::unreachable(const std::string& why, uint64_t now_ms) {
   if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  tls_.reset();
+  state_ = State::kDown;
+  retry_at_ms_ = now_ms + kControlRetryMs;
+  if (why == unreachable_why_) return;  // said already: not at every retry
+  unreachable_why_ = why;
+  std::fprintf(stderr, "mxgate: control %s unreachable (%s): serving generation %llu, retrying every %llu ms\n",
+               where().c_str(), why.c_str(), static_cast<unsigned long long>(serving_),
+               static_cast<unsigned long long>(kControlRetryMs));
+  std::fflush(stderr);
 }
 
 void ControlLink::connect_now(uint64_t now_ms) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::memcpy(a.sun_path, cfg_.socket.c_str(), std::min(cfg_.socket.size() + 1, sizeof a.sun_path - 1));
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    const std::string why = std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    retry_at_ms_ = now_ms + kControlRetryMs;
-    if (!said_unreachable_) {
-      std::fprintf(stderr, "mxgate: control %s unreachable (%s): serving generation %llu, retrying every %llu ms\n",
-                   cfg_.socket.c_str(), why.c_str(), static_cast<unsigned long long>(serving_),
-                   static_cast<unsigned long long>(kControlRetryMs));
-      std::fflush(stderr);
-      said_unreachable_ = true;
+  if (!cfg_.tcp) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, cfg_.socket.c_str(), std::min(cfg_.socket.size() + 1, sizeof a.sun_path - 1));
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      const std::string why = std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return unreachable(why, now_ms);
     }
-    return;
+    fd_ = fd;
+    return up(now_ms);
   }
+  // The context (the files) at the first attempt, and again at each attempt until it loads: a
+  // file fixed while mxgate runs is picked up without a restart.
+  if (!tls_ctx_) {
+    auto ctx = tls::Context::client(cfg_.tls_ca, cfg_.tls_cert, cfg_.tls_key);
+    if (!ctx) return unreachable(ctx.error().message, now_ms);
+    tls_ctx_ = std::move(*ctx);
+  }
+  const auto a = TcpAddress::parse(cfg_.address);  // checked by the config reader
+  if (!a) return unreachable("not an address: " + cfg_.address, now_ms);
+  const int fd = ::socket(a->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return unreachable(std::strerror(errno), now_ms);
   fd_ = fd;
-  said_unreachable_ = false;
+  if (::connect(fd, a->addr(), a->len) != 0 && errno != EINPROGRESS) return unreachable(std::strerror(errno), now_ms);
+  state_ = State::kConnecting;
+  connect_deadline_ms_ = now_ms + kControlConnectTimeoutMs;
+  advance(now_ms);
+}
+
+bool ControlLink::advance(uint64_t now_ms) {
+  if (state_ == State::kConnecting) {
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, 0) <= 0) {  // not yet (or EINTR): never waited for
+      if (now_ms >= connect_deadline_ms_) unreachable("no TCP connection within the deadline", now_ms);
+      return false;
+    }
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) soerr = errno;
+    if (soerr) {
+      unreachable(std::strerror(soerr), now_ms);
+      return false;
+    }
+    tls_ = tls::Stream::connect(tls_ctx_, fd_, cfg_.tls_server_name);
+    if (!tls_) {
+      unreachable("cannot set up TLS for " + cfg_.tls_server_name, now_ms);
+      return false;
+    }
+    state_ = State::kHandshaking;
+  }
+  if (state_ == State::kHandshaking) {
+    const tls::Io io = tls_->handshake();
+    if (io == tls::Io::kAgain) {
+      if (now_ms >= connect_deadline_ms_) unreachable("TLS handshake not finished within the deadline", now_ms);
+      return false;
+    }
+    if (io != tls::Io::kOk) {
+      unreachable("TLS handshake: " + tls_->error(), now_ms);
+      return false;
+    }
+    up(now_ms);
+  }
+  return state_ == State::kUp;
+}
+
+void ControlLink::up(uint64_t now_ms) {
+  state_ = State::kUp;
+  up_at_ms_ = now_ms;
+  unreachable_why_.clear();
   reader_ = ipc::FrameReader(ipc::kNodeAccepts);
   out_.clear();
   log_sent_ = log_acked_;  // a batch not acknowledged before is sent again
   stats_at_ms_ = now_ms;   // the first stats frame right after hello
-  std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)\n", cfg_.socket.c_str(),
-               cfg_.node_name.c_str(), static_cast<unsigned long long>(serving_));
-  std::fflush(stderr);
+  if (!quiet_) {
+    std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)%s%s\n", where().c_str(),
+                 cfg_.node_name.c_str(), static_cast<unsigned long long>(serving_), tls_ ? ", " : "",
+                 tls_ ? tls_->describe().c_str() : "");
+    std::fflush(stderr);
+  }
   send(ipc::FrameType::kHello, serving_, cfg_.node_name);
 }
 
@@ -193,17 +270,25 @@ void ControlLink::poll(uint64_t now_ms) {
     if (now_ms >= retry_at_ms_) connect_now(now_ms);
     if (fd_ < 0) return;
   }
+  if (state_ != State::kUp && !advance(now_ms)) return;
+  if (quiet_ && now_ms - up_at_ms_ >= kControlFlapMs) {
+    quiet_ = false;  // it stays up now: say so
+    lost_why_.clear();
+    std::fprintf(stderr, "mxgate: control %s connected as node %s (serving generation %llu)\n", where().c_str(),
+                 cfg_.node_name.c_str(), static_cast<unsigned long long>(serving_));
+    std::fflush(stderr);
+  }
   char buf[65536];
   while (fd_ >= 0) {
-    const ssize_t n = ::read(fd_, buf, sizeof buf);
-    if (n == 0) return drop("closed by control", now_ms);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      return drop(std::strerror(errno), now_ms);
-    }
+    size_t n = 0;
+    std::string err;
+    const tls::Io io = tls::read_some(fd_, tls_.get(), buf, sizeof buf, n, err);
+    if (io == tls::Io::kClosed) return drop("closed by control", now_ms);
+    if (io == tls::Io::kError) return drop(err, now_ms);
+    if (io == tls::Io::kAgain) break;
     size_t used = 0;
-    while (fd_ >= 0 && used < static_cast<size_t>(n)) {
-      used += reader_.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, static_cast<size_t>(n) - used));
+    while (fd_ >= 0 && used < n) {
+      used += reader_.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, n - used));
       if (reader_.failed()) return drop("protocol error: " + reader_.error(), now_ms);
       ipc::FrameHeader h;
       std::string_view payload;
@@ -268,34 +353,58 @@ void ControlLink::apply(uint64_t generation, std::string_view document) {
 }
 
 void ControlLink::send(ipc::FrameType t, uint64_t seq, std::string_view payload) {
-  if (fd_ < 0) return;
+  if (state_ != State::kUp) return;
   out_ += ipc::encode_frame(t, seq, payload);
   flush();
 }
 
 void ControlLink::flush() {
-  while (fd_ >= 0 && !out_.empty()) {
-    const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      return drop(std::strerror(errno), now_ms_);
-    }
-    out_.erase(0, static_cast<size_t>(n));
+  if (state_ != State::kUp) return;
+  // What was written is erased once, at the end: under TLS a write takes a record (16 KiB) at a
+  // time, and erasing per write would move a 4 MiB batch hundreds of times.
+  size_t off = 0;
+  while (fd_ >= 0 && off < out_.size()) {
+    size_t n = 0;
+    std::string err;
+    const tls::Io io = tls::write_some(fd_, tls_.get(), out_.data() + off, out_.size() - off, n, err);
+    if (io == tls::Io::kAgain) break;
+    if (io != tls::Io::kOk) return drop(err, now_ms_);
+    off += n;
   }
+  if (fd_ >= 0) out_.erase(0, off);  // a TLS record not finished starts the buffer again, as it must
 }
 
 void ControlLink::drop(const std::string& why, uint64_t now_ms) {
   if (fd_ < 0) return;
+  if (tls_) tls_->close_notify();
+  tls_.reset();
   ::close(fd_);
   fd_ = -1;
+  state_ = State::kDown;
+  out_.clear();
   retry_at_ms_ = now_ms + kControlRetryMs;
+  // A control that ends the connection the same way right after each connect (it refuses this
+  // node: a certificate that does not name it, a name in use) is said once, not every second.
+  const bool flap = now_ms - up_at_ms_ < kControlFlapMs;
+  const bool repeat = flap && why == lost_why_;
+  lost_why_ = flap ? why : std::string();
+  if (repeat) {
+    if (!quiet_) {
+      std::fprintf(stderr, "mxgate: control keeps closing the connection (%s): retrying every %llu ms, quietly\n",
+                   why.c_str(), static_cast<unsigned long long>(kControlRetryMs));
+      std::fflush(stderr);
+    }
+    quiet_ = true;
+    return;
+  }
+  quiet_ = false;
   std::fprintf(stderr, "mxgate: control connection lost (%s): serving generation %llu\n", why.c_str(),
                static_cast<unsigned long long>(serving_));
   std::fflush(stderr);
 }
 
 void ControlLink::ship_log() {
-  if (fd_ < 0 || log_path_.empty() || log_sent_ != log_acked_ || !out_.empty()) return;
+  if (state_ != State::kUp || log_path_.empty() || log_sent_ != log_acked_ || !out_.empty()) return;
   const int fd = ::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   struct stat st {};

@@ -1,5 +1,6 @@
 // dataplane/control_link.h — the data plane's end of the channel to mxgate-control (ipc/frame.h),
-// run by the main thread (never a net lcore): it connects to control's node socket, says hello
+// run by the main thread (never a net lcore): it connects to control's node socket (a Unix
+// socket, or TCP with mutual TLS for a control on another host), says hello
 // with the node's name and the generation it serves, and for every snapshot pushed: validates
 // it whole (ipc::parse_snapshot, rules compiled), keeps it durably in the state directory,
 // publishes it (sessions in flight keep the generation they started with), and ACKs it — or
@@ -24,9 +25,18 @@
 // stats frame is queued only when nothing else is waiting to be written, so a slow control
 // never makes the link buffer more than one.
 //
+// Over TCP ([control] socket = "tcp:HOST:PORT") the connect and the TLS handshake are stepped at
+// each poll() without blocking (HOST is an IP literal: no name lookup), and must finish within
+// kControlConnectTimeoutMs; the node presents its certificate (control admits it only if the
+// certificate names node_name) and verifies control's against tls_ca and tls_server_name
+// (common/tls_channel.h). A connection that control keeps refusing the same way is logged once,
+// not at every retry.
+//
 // SECURITY: control is trusted to set policy, but its bytes are parsed with bounds
-// (ipc::FrameReader, the snapshot reader); the first bad frame closes the channel.
-// STANDARDS: none (docs/ipc.md).
+// (ipc::FrameReader, the snapshot reader); the first bad frame closes the channel. Over TCP it is
+// trusted only once its certificate verified: a man in the middle can neither push a policy nor
+// read the transaction log. Writes never raise SIGPIPE (send with MSG_NOSIGNAL, also under TLS).
+// STANDARDS: none (docs/ipc.md); TLS: see common/tls_channel.h.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +45,7 @@
 #include <vector>
 
 #include "common/expected.h"
+#include "common/tls_channel.h"
 #include "dataplane/config.h"
 #include "dataplane/gateway.h"
 #include "ipc/frame.h"
@@ -42,6 +53,10 @@
 namespace mx::dp {
 
 constexpr uint64_t kControlRetryMs = 1000;
+constexpr uint64_t kControlConnectTimeoutMs = tls::kHandshakeTimeoutMs;  // TCP connect + TLS handshake
+// A connection that ends the same way as the one before within this is not logged again (a
+// control that refuses this node at once, every kControlRetryMs).
+constexpr uint64_t kControlFlapMs = 5000;
 constexpr uint64_t kStatsIntervalMs = 5000;  // between stats frames
 constexpr const char* kPushedSnapshotFile = "snapshot.toml";
 constexpr const char* kLogStateFile = "log.state";
@@ -81,12 +96,17 @@ class ControlLink {
   // Non-blocking; call every loop of the main thread.
   void poll(uint64_t now_ms);
   uint64_t serving() const { return serving_; }
-  bool connected() const { return fd_ >= 0; }
+  bool connected() const { return state_ == State::kUp; }
   uint64_t log_acked() const { return log_acked_; }
   void set_stats_sources(const StatsSources& s) { stats_ = s; }
 
  private:
+  enum class State { kDown, kConnecting, kHandshaking, kUp };
   void connect_now(uint64_t now_ms);
+  bool advance(uint64_t now_ms);  // steps a TCP connect and TLS handshake; true once up
+  void up(uint64_t now_ms);       // connected: say hello
+  void unreachable(const std::string& why, uint64_t now_ms);
+  std::string where() const;      // the socket path or tcp:HOST:PORT, for logs
   void on_frame(const ipc::FrameHeader& h, std::string_view payload);
   void apply(uint64_t generation, std::string_view document);
   void send(ipc::FrameType t, uint64_t seq, std::string_view payload);
@@ -101,9 +121,16 @@ class ControlLink {
   GatewayShared& gw_;
   uint64_t serving_ = 0;
   int fd_ = -1;
+  State state_ = State::kDown;
+  std::shared_ptr<tls::Context> tls_ctx_;  // over TCP: made at the first attempt
+  std::unique_ptr<tls::Stream> tls_;
+  uint64_t connect_deadline_ms_ = 0;
+  uint64_t up_at_ms_ = 0;
+  std::string unreachable_why_;  // the last reason logged (not logged again while it repeats)
+  std::string lost_why_;         // the last connection's end, and whether repeats are quiet
+  bool quiet_ = false;
   uint64_t retry_at_ms_ = 0;
   uint64_t now_ms_ = 0;  // of the current poll()
-  bool said_unreachable_ = false;
   ipc::FrameReader reader_;
   std::string out_;
   std::string log_path_;

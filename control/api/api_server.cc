@@ -105,48 +105,94 @@ std::string actor_of(const HttpRequest& req) {
 
 }  // namespace
 
-Expected<std::unique_ptr<ApiServer>> ApiServer::listen(const std::string& socket_path, Store& store, PushServer& push) {
+Expected<std::unique_ptr<ApiServer>> ApiServer::listen(const std::string& socket_path, Store& store, PushServer& push,
+                                                       ApiLimits limits) {
   auto fd = listen_unix(socket_path);
   if (!fd) return fd.error();
-  return std::unique_ptr<ApiServer>(new ApiServer(*fd, socket_path, store, push));
+  return std::unique_ptr<ApiServer>(new ApiServer(*fd, socket_path, store, push, limits));
+}
+
+Expected<uint16_t> ApiServer::listen_tls(const std::string& address, std::shared_ptr<const tls::Context> ctx) {
+  if (tls_lfd_ >= 0) return Error{address + ": an HTTPS listener exists already"};
+  auto l = listen_tcp(address);
+  if (!l) return l.error();
+  tls_lfd_ = l->first;
+  tls_ctx_ = std::move(ctx);
+  return l->second;
 }
 
 ApiServer::~ApiServer() {
-  for (auto& c : clients_) ::close(c->fd);
+  for (auto& c : clients_) close_client(*c);
+  if (tls_lfd_ >= 0) ::close(tls_lfd_);
   ::close(lfd_);
   ::unlink(path_.c_str());
 }
 
+void ApiServer::close_client(Client& c) {
+  if (c.fd < 0) return;
+  if (c.tls) {
+    c.tls->close_notify();
+    c.tls.reset();
+  }
+  ::close(c.fd);
+  c.fd = -1;
+}
+
 void ApiServer::fill(std::vector<pollfd>& fds) const {
   fds.push_back(pollfd{lfd_, POLLIN, 0});
-  for (const auto& c : clients_)
-    if (c->fd >= 0) fds.push_back(pollfd{c->fd, static_cast<short>(c->out_off < c->out.size() ? POLLOUT : POLLIN), 0});
+  if (tls_lfd_ >= 0) fds.push_back(pollfd{tls_lfd_, POLLIN, 0});
+  for (const auto& c : clients_) {
+    if (c->fd < 0) continue;
+    const short want = c->out_off < c->out.size() ? POLLOUT : POLLIN;
+    fds.push_back(pollfd{c->fd, c->tls ? c->tls->events(want) : want, 0});
+  }
+}
+
+void ApiServer::accept_all(int lfd) {
+  while (true) {
+    const int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (clients_.size() >= kMaxApiClients) {  // both listeners together
+      ::close(fd);
+      continue;
+    }
+    auto c = std::make_unique<Client>();
+    c->fd = fd;
+    c->since_ms = c->last_ms = mono_ms();
+    if (lfd == tls_lfd_ && !(c->tls = tls::Stream::accept(tls_ctx_, fd))) {
+      ::close(fd);
+      continue;
+    }
+    clients_.push_back(std::move(c));
+  }
 }
 
 void ApiServer::handle(const std::vector<pollfd>& fds) {
   for (const pollfd& p : fds) {
     if (!p.revents) continue;
-    if (p.fd == lfd_) {
-      while (true) {
-        const int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;
-        if (clients_.size() >= kMaxApiClients) {
-          ::close(fd);
-          continue;
-        }
-        auto c = std::make_unique<Client>();
-        c->fd = fd;
-        c->last_ms = mono_ms();
-        clients_.push_back(std::move(c));
-      }
+    if (p.fd == lfd_ || p.fd == tls_lfd_) {
+      accept_all(p.fd);
       continue;
     }
     auto it = std::find_if(clients_.begin(), clients_.end(), [&](const auto& c) { return c->fd == p.fd; });
     if (it == clients_.end()) continue;
     Client& c = **it;
-    if (p.revents & POLLOUT) {
+    if (c.tls && !c.tls->established()) {
+      // The handshake is stepped here, never waited for; a client that stalls it is cut by
+      // sweep(). A failure (plain HTTP on this port, no common version or suite) just closes.
+      const tls::Io io = c.tls->handshake();
+      if (io == tls::Io::kOk) c.last_ms = mono_ms();
+      else if (io != tls::Io::kAgain) close_client(c);
+      continue;
+    }
+    const bool pending = c.out_off < c.out.size();
+    // A TLS write that waits for the client's bytes is retried on POLLIN; a TLS read that waits
+    // to write, on POLLOUT.
+    const bool write_retry = c.tls && c.tls->write_wants_read() && pending;
+    const bool read_retry = c.tls && c.tls->read_wants_write() && !pending && (p.revents & POLLOUT);
+    if (((p.revents & POLLOUT) && !read_retry) || write_retry) {
       if (flush(c)) process(c);  // the answer is out: the next pipelined request, if any
-    } else if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+    } else if (p.revents & (POLLIN | POLLHUP | POLLERR) || read_retry) {
       on_readable(c);
     }
   }
@@ -161,25 +207,22 @@ void ApiServer::handle(const std::vector<pollfd>& fds) {
 void ApiServer::sweep() {
   const uint64_t now = mono_ms();
   for (auto& c : clients_)
-    if (c->fd >= 0 && now - c->last_ms > kApiIdleMs) {
-      ::close(c->fd);
-      c->fd = -1;
-    }
+    if (c->fd >= 0 && ((c->tls && !c->tls->established() && now - c->since_ms > limits_.handshake_ms) ||
+                       now - c->last_ms > limits_.idle_ms))
+      close_client(*c);
   clients_.erase(std::remove_if(clients_.begin(), clients_.end(), [](const auto& c) { return c->fd < 0; }),
                  clients_.end());
 }
 
 void ApiServer::on_readable(Client& c) {
-  char buf[65536];
-  const ssize_t n = ::read(c.fd, buf, sizeof buf);
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-    ::close(c.fd);
-    c.fd = -1;
-    return;
-  }
-  if (n < 0) return;
+  char buf[kApiReadChunk];
+  size_t n = 0;
+  std::string err;
+  const tls::Io io = tls::read_some(c.fd, c.tls.get(), buf, sizeof buf, n, err);
+  if (io == tls::Io::kClosed || io == tls::Io::kError) return close_client(c);
+  if (io == tls::Io::kAgain) return;
   c.last_ms = mono_ms();
-  c.in.append(buf, static_cast<size_t>(n));
+  c.in.append(buf, n);
   process(c);
 }
 
@@ -195,7 +238,15 @@ void ApiServer::process(Client& c) {
       c.close_after = true;
     } else {
       const HttpRequest req = c.parser.take();
-      c.out = format_response(route(req), req.keep_alive);
+      // Over HTTPS "no credentials" is nobody: the operator-by-default rule is the Unix
+      // socket's (its mode admits root alone). A token that is there is route()'s to check.
+      if (c.tls && req.header("authorization").empty()) {
+        HttpResponse r = error(401, "an API token is required over HTTPS (Authorization: Bearer mxg_...)");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"mxgate-control\"");
+        c.out = format_response(r, req.keep_alive);
+      } else {
+        c.out = format_response(route(req), req.keep_alive);
+      }
       c.close_after = !req.keep_alive;
     }
     if (!flush(c)) return;  // POLLOUT brings us back
@@ -204,21 +255,21 @@ void ApiServer::process(Client& c) {
 
 bool ApiServer::flush(Client& c) {
   while (c.out_off < c.out.size()) {
-    const ssize_t n = ::write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return false;
-      ::close(c.fd);
-      c.fd = -1;
+    size_t n = 0;
+    std::string err;
+    const tls::Io io = tls::write_some(c.fd, c.tls.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, n, err);
+    if (io == tls::Io::kAgain) return false;
+    if (io != tls::Io::kOk) {
+      close_client(c);
       return false;
     }
-    c.out_off += static_cast<size_t>(n);
+    c.out_off += n;
     c.last_ms = mono_ms();
   }
   c.out.clear();
   c.out_off = 0;
   if (c.close_after) {
-    ::close(c.fd);
-    c.fd = -1;
+    close_client(c);
     return false;
   }
   return true;

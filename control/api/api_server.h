@@ -1,5 +1,6 @@
-// control/api/api_server.h — mxgate-control's JSON API over HTTP/1.1 on a local Unix socket. The
-// one API that mxgatectl uses (and the web interface will). Every endpoint is a row of the
+// control/api/api_server.h — mxgate-control's JSON API over HTTP/1.1 on a local Unix socket, and
+// optionally over HTTPS on a TCP address (listen_tls). The one API that mxgatectl uses (and the
+// web interface will). Every endpoint is a row of the
 // route table (routes()), with the scope it needs:
 //
 //   operator   GET  /v1/status, /metrics, /v1/nodes, /v1/generations[/N], /v1/audit, /v1/export,
@@ -12,7 +13,9 @@
 //              limited to the token's tenant);  GET /v1/keys
 //
 // Who asks: a request without credentials on the Unix socket is the operator (the socket's
-// mode, 0600, admits root on the control host only); `Authorization: Bearer mxg_...` names an
+// mode, 0600, admits root on the control host only); over HTTPS a request without credentials
+// is 401, before any route is looked at (nothing there is the operator by default);
+// `Authorization: Bearer mxg_...` names an
 // API token (mxgatectl token add), scoped to the operator or to one tenant. A tenant's token
 // gets 403 on operator endpoints and 404 for any other tenant's objects (as if they did not
 // exist); an unknown token gets 401.
@@ -25,8 +28,14 @@
 // statuses (control/api/http.h).
 //
 // SECURITY: requests are parsed with bounds (HttpParser, ipc::parse_json); every change is
-// validated by the reader the data plane runs (ipc::parse_snapshot) before it is stored.
-// STANDARDS: RFC 9110, RFC 9112, RFC 8259, RFC 6750 (bearer tokens).
+// validated by the reader the data plane runs (ipc::parse_snapshot) before it is stored. Both
+// listeners share the bounds: kMaxApiClients connections in all, one request answered at a time
+// per connection, a connection without progress for ApiLimits::idle_ms closed, reads of at most
+// kApiReadChunk per round; over HTTPS the TLS handshake is stepped in the poll loop and must
+// finish within ApiLimits::handshake_ms (common/tls_channel.h: TLS 1.2+, no client certificate
+// asked). No Server header (no version banner).
+// STANDARDS: RFC 9110, RFC 9112, RFC 8259, RFC 6750 (bearer tokens), RFC 9110 11.6.1 and RFC
+// 6750 3 (WWW-Authenticate); HTTPS: RFC 9110 4.2.2, TLS as in common/tls_channel.h.
 #pragma once
 
 #include <poll.h>
@@ -36,6 +45,7 @@
 #include <vector>
 
 #include "common/expected.h"
+#include "common/tls_channel.h"
 #include "control/api/http.h"
 #include "control/push/push_server.h"
 #include "control/store/policy_store.h"
@@ -45,6 +55,7 @@ namespace mx::control {
 
 constexpr size_t kMaxApiClients = 64;
 constexpr uint64_t kApiIdleMs = 30000;  // a client silent (or stuck mid-request) this long is closed
+constexpr size_t kApiReadChunk = 65536;  // bytes read from one client per poll round
 constexpr size_t kMaxListLimit = 1000;
 constexpr size_t kMaxApiJsonBody = 17u << 20;  // a change (rules_text may be 16 MiB)
 constexpr size_t kMaxDiffValue = 4096;          // a value shown in a diff, cut
@@ -61,11 +72,21 @@ struct ApiRouteInfo {
 
 using PathParams = std::vector<std::pair<std::string, std::string>>;
 
+// Deadlines (tests shorten them).
+struct ApiLimits {
+  uint64_t idle_ms = kApiIdleMs;
+  uint64_t handshake_ms = tls::kHandshakeTimeoutMs;  // from the accept, over HTTPS
+};
+
 class ApiServer {
  public:
   // Every endpoint (the isolation test walks it, so a new endpoint cannot be forgotten).
   static std::vector<ApiRouteInfo> routes();
-  static Expected<std::unique_ptr<ApiServer>> listen(const std::string& socket_path, Store& store, PushServer& push);
+  static Expected<std::unique_ptr<ApiServer>> listen(const std::string& socket_path, Store& store, PushServer& push,
+                                                     ApiLimits limits = {});
+  // The API also over HTTPS at `address` (HOST:PORT; port 0: any), with `ctx` a server context
+  // (no client CA). Returns the port listened on.
+  Expected<uint16_t> listen_tls(const std::string& address, std::shared_ptr<const tls::Context> ctx);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -78,6 +99,8 @@ class ApiServer {
  private:
   struct Client {
     int fd = -1;
+    std::unique_ptr<tls::Stream> tls;  // over HTTPS; null on the Unix socket
+    uint64_t since_ms = 0;             // accepted at
     HttpParser parser;
     std::string in;   // read, not yet parsed (pipelined requests wait for the previous answer)
     std::string out;
@@ -85,8 +108,10 @@ class ApiServer {
     bool close_after = false;
     uint64_t last_ms = 0;
   };
-  ApiServer(int fd, std::string path, Store& store, PushServer& push)
-      : lfd_(fd), path_(std::move(path)), store_(store), policy_(store), push_(push) {}
+  ApiServer(int fd, std::string path, Store& store, PushServer& push, ApiLimits limits)
+      : lfd_(fd), path_(std::move(path)), store_(store), policy_(store), push_(push), limits_(limits) {}
+  void accept_all(int lfd);
+  void close_client(Client& c);
   void on_readable(Client& c);
   void process(Client& c);  // one request at a time: the next is parsed once the answer is out
   bool flush(Client& c);    // true when everything queued is written
@@ -144,6 +169,9 @@ class ApiServer {
   Store& store_;
   PolicyStore policy_;
   PushServer& push_;
+  ApiLimits limits_;
+  int tls_lfd_ = -1;                             // HTTPS; -1: none
+  std::shared_ptr<const tls::Context> tls_ctx_;  // for tls_lfd_
   std::vector<std::unique_ptr<Client>> clients_;
 };
 

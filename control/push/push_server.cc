@@ -1,8 +1,10 @@
-// control/push/push_server.cc — snapshots to data planes, their ACKs and NACKs
-// (control/push/push_server.h).
+// control/push/push_server.cc — snapshots to data planes, their ACKs and NACKs, over the Unix
+// socket or TCP with mutual TLS (control/push/push_server.h).
 #include "control/push/push_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,7 +37,7 @@ Expected<int> listen_unix(const std::string& path) {
   const mode_t old = ::umask(0177);
   const int b = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::umask(old);
-  if (b != 0 || ::listen(fd, 64) != 0) {
+  if (b != 0 || ::listen(fd, kListenBacklog) != 0) {
     const std::string why = std::strerror(errno);
     ::close(fd);
     return Error{path + ": " + why};
@@ -43,17 +45,68 @@ Expected<int> listen_unix(const std::string& path) {
   return fd;
 }
 
-Expected<std::unique_ptr<PushServer>> PushServer::listen(const std::string& socket_path, Store& store) {
+Expected<std::pair<int, uint16_t>> listen_tcp(const std::string& address) {
+  const auto a = TcpAddress::parse(address, true);
+  if (!a) return Error{"'" + address + "' is not HOST:PORT with HOST an IPv4 address or a [bracketed] IPv6 one"};
+  const int fd = ::socket(a->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{address + ": " + std::strerror(errno)};
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // a restart while old connections linger
+  if (a->v6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);  // exactly the address given
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  if (::bind(fd, a->addr(), a->len) != 0 || ::listen(fd, kListenBacklog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return Error{address + ": " + why};
+  }
+  const uint16_t port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
+                                                    : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  return std::make_pair(fd, port);
+}
+
+std::string peer_text(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET) {
+    const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(s4->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(s6->sin6_port));
+  }
+  return "local";
+}
+
+Expected<std::unique_ptr<PushServer>> PushServer::listen(const std::string& socket_path, Store& store,
+                                                         PushLimits limits) {
   auto fd = listen_unix(socket_path);
   if (!fd) return fd.error();
-  std::unique_ptr<PushServer> s(new PushServer(*fd, socket_path, store));
+  std::unique_ptr<PushServer> s(new PushServer(*fd, socket_path, store, limits));
   store.all_nodes_gone();  // whatever was connected to a previous run is not connected to this one
   if (auto cur = store.current()) s->publish(cur->gen, cur->document);
   return s;
 }
 
+Expected<uint16_t> PushServer::listen_tls(const std::string& address, std::shared_ptr<const tls::Context> ctx) {
+  if (tls_lfd_ >= 0) return Error{address + ": a TLS listener exists already"};
+  auto l = listen_tcp(address);
+  if (!l) return l.error();
+  tls_lfd_ = l->first;
+  tls_ctx_ = std::move(ctx);
+  return l->second;
+}
+
 PushServer::~PushServer() {
-  for (auto& c : conns_) ::close(c->fd);
+  for (auto& c : conns_)
+    if (c->fd >= 0) {
+      if (c->tls) c->tls->close_notify();
+      ::close(c->fd);
+    }
+  if (tls_lfd_ >= 0) ::close(tls_lfd_);
   ::close(lfd_);
   ::unlink(path_.c_str());
 }
@@ -73,38 +126,58 @@ std::vector<ipc::NodeStatsText> PushServer::node_stats() const {
 
 void PushServer::fill(std::vector<pollfd>& fds) const {
   fds.push_back(pollfd{lfd_, POLLIN, 0});
+  if (tls_lfd_ >= 0) fds.push_back(pollfd{tls_lfd_, POLLIN, 0});
   // Not read while what it was sent is unwritten: a node that does not read cannot make
-  // control queue answers for it.
-  for (const auto& c : conns_)
-    if (c->fd >= 0) fds.push_back(pollfd{c->fd, static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
+  // control queue answers for it. Over TLS, also what a read or write that could not finish
+  // waits for (and during the handshake, only that).
+  for (const auto& c : conns_) {
+    if (c->fd < 0) continue;
+    const short want = c->out.empty() ? POLLIN : POLLOUT;
+    fds.push_back(pollfd{c->fd, c->tls ? c->tls->events(want) : want, 0});
+  }
 }
 
 void PushServer::sweep() {
   const uint64_t now = mono_ms();
-  for (auto& c : conns_)
-    if (c->fd >= 0 && c->name.empty() && now - c->since_ms > kHelloTimeoutMs) close_conn(*c, "no hello in time");
+  for (auto& c : conns_) {
+    if (c->fd < 0) continue;
+    if (c->tls && !c->tls->established() && now - c->since_ms > limits_.handshake_ms)
+      close_conn(*c, "TLS handshake not finished in time");
+    else if (c->name.empty() && now - c->since_ms > limits_.hello_ms)
+      close_conn(*c, "no hello in time");
+  }
   conns_.erase(std::remove_if(conns_.begin(), conns_.end(), [](const auto& c) { return c->fd < 0; }), conns_.end());
 }
 
 void PushServer::handle(const std::vector<pollfd>& fds) {
   for (const pollfd& p : fds) {
     if (!p.revents) continue;
-    if (p.fd == lfd_) {
-      accept_all();
+    if (p.fd == lfd_ || p.fd == tls_lfd_) {
+      accept_all(p.fd);
       continue;
     }
     auto it = std::find_if(conns_.begin(), conns_.end(), [&](const auto& c) { return c->fd == p.fd; });
     if (it == conns_.end()) continue;
     Conn& c = **it;
-    if (p.revents & POLLOUT) flush(c);
-    if (c.fd >= 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) on_readable(c);
+    if (c.tls && !c.tls->established()) {
+      step_handshake(c);  // hello comes after it: the next round's POLLIN
+      continue;
+    }
+    // A TLS write that waits for the peer's bytes is retried on POLLIN (only then: a node is not
+    // read while what it was sent is unwritten); a TLS read that waits to write, on POLLOUT.
+    const bool write_retry = c.tls && c.tls->write_wants_read() && !c.out.empty();
+    const bool read_retry = c.tls && c.tls->read_wants_write() && (p.revents & POLLOUT);
+    if ((p.revents & POLLOUT) || write_retry) flush(c);
+    if (c.fd >= 0 && !write_retry && ((p.revents & (POLLIN | POLLHUP | POLLERR)) || read_retry)) on_readable(c);
   }
   conns_.erase(std::remove_if(conns_.begin(), conns_.end(), [](const auto& c) { return c->fd < 0; }), conns_.end());
 }
 
-void PushServer::accept_all() {
+void PushServer::accept_all(int lfd) {
   while (true) {
-    const int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     if (conns_.size() >= kMaxNodes) {
       ::close(fd);
@@ -114,21 +187,41 @@ void PushServer::accept_all() {
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->since_ms = mono_ms();
+    if (lfd == tls_lfd_) {
+      c->peer = peer_text(ss);
+      c->tls = tls::Stream::accept(tls_ctx_, fd);
+      if (!c->tls) {
+        ::close(fd);
+        std::fprintf(stderr, "mxgate-control: node connection from %s refused: out of memory for TLS\n",
+                     c->peer.c_str());
+        continue;
+      }
+    }
     conns_.push_back(std::move(c));
   }
 }
 
+void PushServer::step_handshake(Conn& c) {
+  const tls::Io io = c.tls->handshake();
+  if (io == tls::Io::kAgain) return;
+  if (io != tls::Io::kOk) return close_conn(c, "TLS handshake failed: " + c.tls->error());
+  std::fprintf(stderr, "mxgate-control: node connection from %s: %s, certificate %s\n", c.peer.c_str(),
+               c.tls->describe().c_str(), c.tls->peer_names().c_str());
+  std::fflush(stderr);
+}
+
 void PushServer::on_readable(Conn& c) {
   char buf[kReadChunk];
-  const ssize_t n = ::read(c.fd, buf, sizeof buf);  // one chunk per round: a flood stalls only itself
-  if (n == 0) return close_conn(c, "closed by the node");
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    return close_conn(c, std::strerror(errno));
-  }
+  size_t got = 0;
+  std::string err;
+  // One chunk per round: a flood stalls only itself.
+  const tls::Io io = tls::read_some(c.fd, c.tls.get(), buf, sizeof buf, got, err);
+  if (io == tls::Io::kClosed) return close_conn(c, "closed by the node");
+  if (io == tls::Io::kAgain) return;
+  if (io == tls::Io::kError) return close_conn(c, err);
   size_t used = 0;
-  while (c.fd >= 0 && used < static_cast<size_t>(n)) {
-    used += c.reader.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, static_cast<size_t>(n) - used));
+  while (c.fd >= 0 && used < got) {
+    used += c.reader.feed(ByteSpan(reinterpret_cast<const uint8_t*>(buf) + used, got - used));
     if (c.reader.failed()) return close_conn(c, "protocol error: " + c.reader.error());
     ipc::FrameHeader h;
     std::string_view payload;
@@ -146,6 +239,10 @@ void PushServer::on_frame(Conn& c, const ipc::FrameHeader& h, std::string_view p
           payload.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
               std::string_view::npos)
         return close_conn(c, "protocol error: a node name of 1..64 letters, digits, '.', '-', '_' is expected");
+      // Over TLS the name is the certificate's: a node cannot speak for another.
+      if (c.tls && !c.tls->peer_has_name(payload))
+        return close_conn(c, "hello as '" + std::string(payload) + "', but its certificate names " +
+                                 c.tls->peer_names());
       for (const auto& o : conns_)
         if (o.get() != &c && o->fd >= 0 && o->name == payload)
           return close_conn(c, "a node named '" + std::string(payload) + "' is already connected");
@@ -227,12 +324,12 @@ void PushServer::offer(Conn& c) {
 void PushServer::flush(Conn& c) {
   while (c.fd >= 0 && !c.out.empty()) {
     const std::string& f = *c.out.front();
-    const ssize_t n = ::write(c.fd, f.data() + c.out_off, f.size() - c.out_off);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return;
-      return close_conn(c, std::strerror(errno));
-    }
-    c.out_off += static_cast<size_t>(n);
+    size_t n = 0;
+    std::string err;
+    const tls::Io io = tls::write_some(c.fd, c.tls.get(), f.data() + c.out_off, f.size() - c.out_off, n, err);
+    if (io == tls::Io::kAgain) return;
+    if (io != tls::Io::kOk) return close_conn(c, err);
+    c.out_off += n;
     if (c.out_off == f.size()) {
       c.out.pop_front();
       c.out_off = 0;
@@ -243,10 +340,14 @@ void PushServer::flush(Conn& c) {
 
 void PushServer::close_conn(Conn& c, const std::string& why) {
   if (c.fd < 0) return;
-  std::fprintf(stderr, "mxgate-control: node %s disconnected: %s\n", c.name.empty() ? "(unnamed)" : c.name.c_str(),
-               why.c_str());
+  const std::string who = !c.name.empty() ? c.name : c.peer.empty() ? "(unnamed)" : "(unnamed, " + c.peer + ")";
+  std::fprintf(stderr, "mxgate-control: node %s disconnected: %s\n", who.c_str(), why.c_str());
   std::fflush(stderr);
   if (!c.name.empty()) store_.node_gone(c.name);
+  if (c.tls) {
+    c.tls->close_notify();
+    c.tls.reset();
+  }
   ::close(c.fd);
   c.fd = -1;
   c.out.clear();
