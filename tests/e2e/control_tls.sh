@@ -85,11 +85,12 @@ LAB_MINE=1
 check "node: control unreachable at first, retrying" wait_for 5 grep -q "control tcp:127.0.0.1:$NODE_PORT unreachable" "$LOG"
 
 # --- control in the lab namespace, on its loopback ---
-ns "$CTL" --store "$work/control.db" --node-socket "$work/control.sock" --api-socket "$work/api.sock" \
+ip netns exec mxlab "$CTL" --store "$work/control.db" --node-socket "$work/control.sock" --api-socket "$work/api.sock" \
   --tls-cert "$pki/control.crt" --tls-key "$pki/control.key" \
   --node-listen "127.0.0.1:$NODE_PORT" --node-ca "$pki/ca.crt" --api-listen "127.0.0.1:$API_PORT" \
   >>"$work/control.log" 2>&1 &
-CTL_PID=$!  # ip netns exec execs control: this is its PID
+CTL_PID=$!  # ip netns exec execs control: this is its PID (not through the ns function: a
+            # backgrounded function is a subshell, and killing it left control running)
 check "control: ready with both TCP listeners" wait_for 10 grep -q \
   "nodes (mutual TLS) on 127.0.0.1:$NODE_PORT, API (HTTPS) on 127.0.0.1:$API_PORT" "$work/control.log"
 check "node: connected over mutual TLS" wait_for 15 bash -c "[[ \$('$CLI' --json node list | grep -c '\"state\":\"connected\"') == 1 ]]"
