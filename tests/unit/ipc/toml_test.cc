@@ -71,6 +71,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"\n\nx = \"abc", "bad.toml:3: unterminated string"},
                       BadCase{"x = 1\nx = 2", "bad.toml:2: key 'x' set twice"},
                       BadCase{"[a]\n[a]", "bad.toml:2: table [a] defined twice"},
+                      BadCase{"[[a]]\n[a]", "bad.toml:2: table [a] defined twice (first on line 1)"},
+                      BadCase{"[a]\n[[a]]", "bad.toml:2: table [a] defined twice (first on line 1)"},
+                      BadCase{"[[a]]\n[b]\n[[a]]\n[b]", "bad.toml:4: table [b] defined twice (first on line 2)"},
                       BadCase{"a.b = 1", "bad.toml:1: dotted keys"},
                       BadCase{"[a.b]", "bad.toml:1: dotted table"},
                       BadCase{"x = 1.5", "bad.toml:1: only decimal integers"},
@@ -93,6 +96,18 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"[a", "bad.toml:1: expected ']'"},
                       BadCase{"x = [[[[[[[[[1]]]]]]]]]", "bad.toml:1: arrays nested too deeply"},
                       BadCase{"x = \"a\x01\"", "bad.toml:1: control character"}));
+
+// A snapshot has one [[user]] table per user: many array tables of one name are fine, and are
+// read in one pass (a million of them once took a scan of all earlier tables per header).
+TEST(Toml, ManyArrayTablesOfOneName) {
+  std::string text;
+  constexpr int kTables = 200000;
+  for (int i = 0; i < kTables; ++i) text += "[[user]]\naddress = \"u" + std::to_string(i) + "@x.test\"\n";
+  auto doc = parse_toml(text, "many.toml", text.size());
+  ASSERT_TRUE(doc) << doc.error().message;
+  ASSERT_EQ(doc->tables.size(), static_cast<size_t>(kTables) + 1);  // and the root
+  EXPECT_EQ(doc->tables.back().find("address")->str, "u199999@x.test");
+}
 
 TEST(Toml, OversizedInputIsRefused) {
   std::string big(kTomlMaxBytes + 1, '#');
