@@ -28,7 +28,7 @@ struct sqlite3;
 
 namespace mx::control {
 
-constexpr int kStoreSchemaVersion = 3;
+constexpr int kStoreSchemaVersion = 4;
 constexpr size_t kMaxNodeName = 64;
 constexpr size_t kMaxActor = 128;
 constexpr size_t kMaxComment = 1024;
@@ -52,8 +52,9 @@ struct NodeState {
   std::string last_seen;
 };
 
-// One transaction-log record collected from a node: the indexed fields and the record itself
-// (a JSON line, as the node wrote it).
+// One transaction-log record collected from a node: the record itself (a JSON line, as the
+// node wrote it) and its fields, read from it as ipc::parse_json would (rcpts: the recipients
+// joined with ','; event "unparsed" for a line that is not JSON, whose other fields are empty).
 struct LogRecord {
   std::string node;
   uint64_t seq = 0;  // the record's position in the node's log stream (unique per node)
@@ -61,6 +62,11 @@ struct LogRecord {
   std::string line;
 };
 
+// Every field given must match (empty: any): sender and rcpt without regard to ASCII case, the
+// others exactly. since/until bound the record's time (since <= time < until) and take
+// "2026-12-03T10:00:00.000Z" or any leading part of it ("2026-12-03", "2026-12-03T10", meaning
+// its start), more or fewer fraction digits and an offset ("+01:00"; none is UTC); a bound that
+// is not a time matches nothing. A record whose own time is not one counts as the oldest.
 struct LogQuery {
   std::string tenant, sender, rcpt, message_id, client_ip, action, cls, since, until;
   size_t limit = 100;
@@ -100,6 +106,7 @@ class Store {
   // transaction, each keyed by (node, its position): a batch sent again adds nothing. Returns
   // the records newly stored.
   Expected<uint64_t> add_log_batch(const std::string& node, uint64_t seq, std::string_view lines);
+  // At most q.limit records, newest first: by time, then node, then position (descending).
   std::vector<LogRecord> search_log(const LogQuery& q);
   uint64_t log_count();
 

@@ -1,14 +1,23 @@
 // tests/unit/control/store_test.cc — the control store on a real SQLite file: migrations and
 // their version, generations (commit, rollback as a new generation), nodes, the audit log,
-// and that everything survives a reopen.
+// and that everything survives a reopen; the transaction log: exactly once, fields read as
+// ipc::parse_json reads them, searches newest first against a brute-force answer.
 #include "control/store/store.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/ascii.h"
+#include "ipc/json.h"
 
 namespace mx::control {
 namespace {
@@ -205,7 +214,7 @@ TEST_F(StoreTest, AnOlderSchemaIsMigrated) {
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE policy_state; DROP TABLE tokens; DROP TABLE list_entries; DROP TABLE user_settings;"
                          "DROP TABLE users; DROP TABLE domains; DROP TABLE tenant_settings; DROP TABLE tenants;"
-                         "DROP TABLE log_rcpts; DROP TABLE log_records; UPDATE schema_version SET version = 1;",
+                         "DROP TABLE log_keys; DROP TABLE log_buckets; DROP TABLE log_records; UPDATE schema_version SET version = 1;",
                          nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto s = Store::open(path_);
@@ -214,6 +223,361 @@ TEST_F(StoreTest, AnOlderSchemaIsMigrated) {
   EXPECT_EQ((*s)->current()->document, "kept across the migration");
   ASSERT_TRUE((*s)->add_log_batch("n", 0, "{\"time\":\"t\"}\n"));
   EXPECT_EQ((*s)->log_count(), 1u);
+}
+
+// The fields of a record come from a fast scan of its line that must agree with ipc::parse_json
+// + get_str on every line: escapes (in names too), duplicate names (the first wins, whatever its
+// kind), recipients that are not strings, and lines that are not JSON (kept, "unparsed"); then
+// a few thousand random mutations of a record.
+TEST_F(StoreTest, LogFieldsAreWhatTheJsonParserReads) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  const std::string base =
+      R"({"time":"2026-12-03T10:00:00.000Z","event":"message","tenant":"t1","client_ip":"198.18.0.1",)"
+      R"("mail_from":"a@b.test","rcpts":["x@y.test","Z@Y.test"],"message_id":"<m@x>","subject":"s",)"
+      R"("class":"clean","action":"deliver","size":12,"score":-0.5,"rules":[{"n":[1,2,{"k":null}]}],"tls":true})";
+  std::vector<std::string> lines = {
+      base,
+      R"({"mail\u005ffrom":"esc\"aped\\\/\b\f\n\r\t@x","rcpts":["\u00e9@x","\ud83d\ude00@x",7,null,["n"]],"tenant":"\u0000"})",
+      R"({"tenant":5,"tenant":"second","rcpts":"not a list","rcpts":["later@x"],"action":"a","action":"b"})",
+      R"( {"time":"2026-12-03T10:00:00.000Z","size":1e3,"subject":"exponent: parse_json decides"} )",
+      R"({"subject":"caf)" "\xc3\xa9" R"( \u2603","message_id":"<\ud800@x>"})",  // lone surrogate: not JSON
+      R"({"subject":"bad utf-8 \xff"})",
+      R"({"size":01})",
+      R"({"a":1}x)",
+      R"([{"tenant":"not an object at the top"}])",
+      R"("a string")",
+      R"({"deep":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]],"tenant":"deep"})",
+      R"({"n":-0.25,"m":0,"t":[true,false,null],"o":{},"l":[],"tenant":"shapes"})",
+      R"({"tenant":"x","size":NaN})",
+      R"({"tenant":"x",})",
+      "{\"tenant\":\"raw\tcontrol\"}",
+      "{}",
+  };
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "{}[]\",:\\u0aZ-1e. \x80\xc3";
+  for (int i = 0; i < 3000; ++i) {
+    std::string m = base;
+    for (int k = 0, n = 1 + static_cast<int>(rng() % 3); k < n; ++k) {
+      const size_t at = rng() % m.size();
+      switch (rng() % 3) {
+        case 0: m[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: m.erase(at, 1 + rng() % 4); break;
+        default: m.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+      }
+    }
+    if (m.find('\n') == std::string::npos && !m.empty()) lines.push_back(m);
+  }
+  std::string batch;
+  std::vector<uint64_t> seqs;
+  for (const std::string& l : lines) {
+    seqs.push_back(batch.size());
+    batch += l + "\n";
+  }
+  auto added = st.add_log_batch("n", 0, batch);
+  ASSERT_TRUE(added) << added.error().message;
+  ASSERT_EQ(*added, lines.size());
+  LogQuery all;
+  all.limit = lines.size();
+  const auto got = st.search_log(all);
+  ASSERT_EQ(got.size(), lines.size());
+  size_t checked = 0, parsed = 0;
+  for (const LogRecord& r : got) {
+    const size_t i = static_cast<size_t>(std::find(seqs.begin(), seqs.end(), r.seq) - seqs.begin());
+    ASSERT_LT(i, lines.size());
+    ASSERT_EQ(r.line, lines[i]);
+    const auto v = ipc::parse_json(lines[i]);
+    static const ipc::JsonValue kNone;
+    const ipc::JsonValue& j = v ? *v : kNone;
+    std::string rcpts;
+    if (const ipc::JsonValue* x = j.get("rcpts"))
+      for (const ipc::JsonValue& y : x->items)
+        if (y.kind == ipc::JsonValue::Kind::kString) rcpts += (rcpts.empty() ? "" : ",") + y.str;
+    SCOPED_TRACE(lines[i]);
+    EXPECT_EQ(r.event, v ? std::string(j.get_str("event")) : "unparsed");
+    EXPECT_EQ(r.time, j.get_str("time"));
+    EXPECT_EQ(r.tenant, j.get_str("tenant"));
+    EXPECT_EQ(r.mail_from, j.get_str("mail_from"));
+    EXPECT_EQ(r.rcpts, rcpts);
+    EXPECT_EQ(r.message_id, j.get_str("message_id"));
+    EXPECT_EQ(r.client_ip, j.get_str("client_ip"));
+    EXPECT_EQ(r.cls, j.get_str("class"));
+    EXPECT_EQ(r.action, j.get_str("action"));
+    EXPECT_EQ(r.subject, j.get_str("subject"));
+    ++checked;
+    parsed += v ? 1 : 0;
+  }
+  EXPECT_EQ(checked, lines.size());
+  EXPECT_GT(parsed, 100u) << "the mutations leave some lines JSON";
+  EXPECT_LT(parsed, lines.size() - 100) << "and break others";
+  // Decoded values are what the index holds.
+  LogQuery q;
+  q.sender = "ESC\"aped\\/\b\f\n\r\t@X";
+  EXPECT_EQ(st.search_log(q).size(), 1u);
+  q = LogQuery{};
+  q.rcpt = "\xf0\x9f\x98\x80@x";
+  EXPECT_EQ(st.search_log(q).size(), 1u);
+  q = LogQuery{};
+  q.tenant = std::string(1, '\0');
+  EXPECT_EQ(st.search_log(q).size(), 1u);
+  q = LogQuery{};
+  q.tenant = "second";
+  ASSERT_EQ(st.search_log(q).size(), 0u) << "the first \"tenant\" (a number) is the one read";
+  q = LogQuery{};
+  q.rcpt = "later@x";
+  EXPECT_EQ(st.search_log(q).size(), 0u) << "the first \"rcpts\" is not a list";
+  q = LogQuery{};
+  q.action = "a";
+  EXPECT_EQ(st.search_log(q).size(), 1u);
+}
+
+// Searches against a brute-force answer over records enough for several buckets of the key
+// index, from two nodes, one of them sending old records late (a backlog after a reconnect),
+// with ties in time: newest first by time, then node, then position descending.
+TEST_F(StoreTest, LogSearchesAreNewestFirstLikeABruteForceSort) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  struct Rec {
+    std::string node, time, tenant, from, rcpt, msgid, ip, action;
+    uint64_t seq;
+  };
+  std::vector<Rec> all;
+  std::mt19937_64 rng(11);
+  constexpr int kRecords = 30000;
+  std::string batch_a, batch_b;
+  uint64_t batch_a_at = 0, batch_b_at = 0;
+  auto flush = [&](const std::string& node, std::string& b, uint64_t& at) {
+    if (b.empty()) return;
+    auto r = st.add_log_batch(node, at, b);
+    ASSERT_TRUE(r) << r.error().message;
+    at += b.size();
+    b.clear();
+  };
+  for (int i = 0; i < kRecords; ++i) {
+    // Node b's first half arrives after everything else, with times from the start of the day.
+    const bool b = i % 3 == 0;
+    const int minute = b && i < kRecords / 2 ? i % 60 : 60 + i / 100;
+    char t[64];
+    // Three times a minute: many records share a time, so limits fall inside ties.
+    std::snprintf(t, sizeof t, "2026-12-03T%02d:%02d:%02d.500Z", minute / 60 + 8, minute % 60,
+                  static_cast<int>(rng() % 3) * 20);
+    Rec r{b ? "b" : "a",
+          t,
+          "tenant" + std::to_string(rng() % 4),
+          "Sender" + std::to_string(rng() % 300) + "@x.test",
+          "rcpt" + std::to_string(rng() % 2000) + "@y.test",
+          "<" + std::to_string(i) + "@m>",
+          "10.0.0." + std::to_string(rng() % 50),
+          rng() % 10 ? "deliver" : "reject",
+          0};
+    std::string line = R"({"time":")" + r.time + R"(","tenant":")" + r.tenant + R"(","mail_from":")" + r.from +
+                       R"(","rcpts":[")" + r.rcpt + R"("],"message_id":")" + r.msgid + R"(","client_ip":")" + r.ip +
+                       R"(","action":")" + r.action + R"("})";
+    std::string& bt = b ? batch_b : batch_a;
+    r.seq = (b ? batch_b_at : batch_a_at) + bt.size();  // a record's position: its offset in the node's stream
+    bt += line + "\n";
+    all.push_back(r);
+    if (batch_a.size() > 200000) flush("a", batch_a, batch_a_at);
+    if (batch_b.size() > 200000 && i >= kRecords / 2) flush("b", batch_b, batch_b_at);
+  }
+  flush("a", batch_a, batch_a_at);
+  flush("b", batch_b, batch_b_at);
+  ASSERT_EQ(st.log_count(), static_cast<uint64_t>(kRecords));
+  std::sort(all.begin(), all.end(), [](const Rec& x, const Rec& y) {
+    return std::tie(y.time, x.node, y.seq) < std::tie(x.time, y.node, x.seq);
+  });
+  auto check = [&](LogQuery q, auto pred) {
+    std::vector<const Rec*> want;
+    for (const Rec& r : all)
+      if (pred(r) && want.size() < q.limit) want.push_back(&r);
+    const auto got = st.search_log(q);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].node, want[i]->node) << i;
+      ASSERT_EQ(got[i].seq, want[i]->seq) << i;
+    }
+  };
+  for (const size_t limit : {size_t{1}, size_t{7}, size_t{100}, size_t{1000}}) {
+    SCOPED_TRACE(limit);
+    LogQuery q;
+    q.limit = limit;
+    check(q, [](const Rec&) { return true; });
+    q.tenant = "tenant2";
+    check(q, [](const Rec& r) { return r.tenant == "tenant2"; });
+    q.action = "reject";
+    check(q, [](const Rec& r) { return r.tenant == "tenant2" && r.action == "reject"; });
+    q = LogQuery{};
+    q.limit = limit;
+    q.sender = "sender17@X.TEST";
+    check(q, [](const Rec& r) { return r.from == "Sender17@x.test"; });
+    q.until = "2026-12-03T09:00";
+    check(q, [](const Rec& r) { return r.from == "Sender17@x.test" && r.time < "2026-12-03T09:00"; });
+    q = LogQuery{};
+    q.limit = limit;
+    q.rcpt = "RCPT5@y.test";
+    check(q, [](const Rec& r) { return r.rcpt == "rcpt5@y.test"; });
+    q = LogQuery{};
+    q.limit = limit;
+    q.client_ip = "10.0.0.7";
+    q.since = "2026-12-03T08:30:20.5Z";
+    q.until = "2026-12-03T11:00:40.5+01:00";
+    check(q, [](const Rec& r) {
+      return r.ip == "10.0.0.7" && r.time >= "2026-12-03T08:30:20.500Z" && r.time < "2026-12-03T10:00:40.500Z";
+    });
+    q = LogQuery{};
+    q.limit = limit;
+    q.message_id = "<12345@m>";
+    check(q, [](const Rec& r) { return r.msgid == "<12345@m>"; });
+    q = LogQuery{};
+    q.limit = limit;
+    q.action = "reject";
+    q.since = "2026-12-03T08:10";
+    check(q, [](const Rec& r) { return r.action == "reject" && r.time >= "2026-12-03T08:10"; });
+  }
+}
+
+// A search that has its limit's worth from a newer bucket of the key index must still read an
+// older bucket whose newest record ties with the last one kept: node "a" ranks before node "b"
+// at the same time. (Records 1..100 from "a"; filler up to a bucket boundary; then "b".)
+TEST_F(StoreTest, LogSearchReadsAnOlderBucketThatTies) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  constexpr int kBoundary = 1 << 15;  // a bucket boundary for any bucket size up to this
+  auto line = [](const char* time, const char* tenant) {
+    return std::string(R"({"time":")") + time + R"(","tenant":")" + tenant + "\"}\n";
+  };
+  std::string a, filler, b;
+  for (int i = 0; i < 100; ++i) a += line("2026-12-03T10:00:00.000Z", "t");
+  for (int i = 100; i < kBoundary; ++i) filler += line("2026-12-03T09:00:00.000Z", "other");
+  for (int i = 0; i < 4; ++i) b += line("2026-12-03T10:00:01.000Z", "t");
+  for (int i = 0; i < 10; ++i) b += line("2026-12-03T10:00:00.000Z", "t");
+  ASSERT_TRUE(st.add_log_batch("a", 0, a));
+  ASSERT_TRUE(st.add_log_batch("c", 0, filler));
+  ASSERT_TRUE(st.add_log_batch("b", 0, b));
+  LogQuery q;
+  q.tenant = "t";
+  q.limit = 5;
+  const auto r = st.search_log(q);
+  ASSERT_EQ(r.size(), 5u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(r[i].node, "b");
+  EXPECT_EQ(r[4].node, "a");
+  EXPECT_EQ(r[4].seq, a.size() - a.size() / 100) << "a's last record";
+}
+
+TEST_F(StoreTest, LogTimeBoundsTakeCommonFormsAndRefuseOthers) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  ASSERT_TRUE(st.add_log_batch("n", 0,
+                               "{\"time\":\"2026-12-03T10:00:00.250Z\",\"tenant\":\"t\"}\n"
+                               "{\"time\":\"2026-12-04T00:00:00.000Z\",\"tenant\":\"t\"}\n"
+                               "{\"time\":\"not a time\",\"tenant\":\"t\"}\n"));
+  auto count = [&](const char* since, const char* until) {
+    LogQuery q;
+    q.since = since;
+    q.until = until;
+    return st.search_log(q).size();
+  };
+  EXPECT_EQ(count("", ""), 3u);
+  EXPECT_EQ(count("2026-12-03", ""), 2u) << "a record without a valid time is the oldest";
+  EXPECT_EQ(count("", "2026-12-03"), 1u);
+  EXPECT_EQ(count("2026-12-03T10:00:00.25Z", "2026-12-04"), 1u);
+  EXPECT_EQ(count("2026-12-03T10:00:00.251Z", ""), 1u);
+  EXPECT_EQ(count("2026-12-03T11:00:00.250+01:00", "2026-12-03T11:00:00.251+01:00"), 1u);
+  EXPECT_EQ(count("2026-12-03 10", "2026-12-03T10:01"), 1u);
+  EXPECT_EQ(count("2026-12", "2027"), 2u);
+  EXPECT_EQ(count("yesterday", ""), 0u) << "a bound that is not a time matches nothing";
+  EXPECT_EQ(count("", "2026-13-01"), 0u);
+  EXPECT_EQ(count("2026-02-30", ""), 0u);
+  EXPECT_EQ(count("2026-12-03T25:00", ""), 0u);
+  LogQuery q;
+  q.limit = 0;
+  EXPECT_TRUE(st.search_log(q).empty());
+}
+
+// A recipient given twice (in two cases) is one record; senders and recipients match without
+// regard to ASCII case; empty fields are not searchable ("" is no filter).
+TEST_F(StoreTest, LogRecipientsAndSendersIgnoreCase) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  ASSERT_TRUE(st.add_log_batch(
+      "n", 0,
+      R"({"time":"2026-12-03T10:00:00.000Z","mail_from":"","rcpts":["Bob@X.test","bob@x.TEST","carol@x.test"]})"
+      "\n"));
+  LogQuery q;
+  q.rcpt = "BOB@x.test";
+  const auto r = st.search_log(q);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].rcpts, "Bob@X.test,bob@x.TEST,carol@x.test");
+  q.rcpt = "dave@x.test";
+  EXPECT_TRUE(st.search_log(q).empty());
+  EXPECT_EQ(st.log_count(), 1u);
+}
+
+// A version 3 file (the log in one wide table with five indexes and a recipients table) is
+// migrated with its records: searchable, counted, and still exactly once.
+TEST_F(StoreTest, AVersion3LogIsCarriedOver) {
+  {
+    auto s = Store::open(path_);
+    ASSERT_TRUE(s);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  const char* v3 =
+      "DROP TABLE log_keys; DROP TABLE log_buckets; DROP TABLE log_records;"
+      "CREATE TABLE log_records (id INTEGER PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
+      "  time TEXT NOT NULL, event TEXT NOT NULL, tenant TEXT NOT NULL, mail_from TEXT NOT NULL COLLATE NOCASE,"
+      "  rcpts TEXT NOT NULL, message_id TEXT NOT NULL, client_ip TEXT NOT NULL, class TEXT NOT NULL,"
+      "  action TEXT NOT NULL, subject TEXT NOT NULL, line TEXT NOT NULL, UNIQUE (node, seq));"
+      "CREATE INDEX log_time ON log_records (time);"
+      "CREATE INDEX log_tenant_time ON log_records (tenant, time);"
+      "CREATE INDEX log_from ON log_records (mail_from);"
+      "CREATE INDEX log_msgid ON log_records (message_id);"
+      "CREATE INDEX log_ip ON log_records (client_ip);"
+      "CREATE TABLE log_rcpts (record INTEGER NOT NULL REFERENCES log_records (id), rcpt TEXT NOT NULL);"
+      "CREATE INDEX log_rcpt ON log_rcpts (rcpt);"
+      "INSERT INTO log_records VALUES (1, 'n1', 0, '2026-12-03T10:00:00.000Z', 'message', 'ten', 'A@b.test',"
+      "  'c@d.test', '<m1>', '192.0.2.1', 'clean', 'deliver', 's',"
+      "  '{\"time\":\"2026-12-03T10:00:00.000Z\",\"tenant\":\"ten\",\"mail_from\":\"A@b.test\",\"rcpts\":[\"C@d.test\"],"
+      "\"message_id\":\"<m1>\",\"client_ip\":\"192.0.2.1\",\"class\":\"clean\",\"action\":\"deliver\"}');"
+      "INSERT INTO log_rcpts VALUES (1, 'c@d.test');"
+      "INSERT INTO log_records VALUES (2, 'n1', 200, '2026-12-03T10:00:01.000Z', 'unparsed', '', '', '', '', '', '',"
+      "  '', '', 'not json');"
+      "UPDATE schema_version SET version = 3;";
+  ASSERT_EQ(sqlite3_exec(db, v3, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s) << s.error().message;
+  Store& st = **s;
+  EXPECT_EQ(st.schema_version(), kStoreSchemaVersion);
+  EXPECT_EQ(st.log_count(), 2u);
+  for (auto set : {+[](LogQuery& q) { q.tenant = "ten"; }, +[](LogQuery& q) { q.sender = "a@B.test"; },
+                   +[](LogQuery& q) { q.rcpt = "c@d.TEST"; }, +[](LogQuery& q) { q.message_id = "<m1>"; },
+                   +[](LogQuery& q) { q.client_ip = "192.0.2.1"; }}) {
+    LogQuery q;
+    set(q);
+    const auto r = st.search_log(q);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].seq, 0u);
+    EXPECT_EQ(r[0].action, "deliver");
+  }
+  LogQuery q;
+  const auto r = st.search_log(q);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].event, "unparsed");
+  EXPECT_EQ(r[1].time, "2026-12-03T10:00:00.000Z");
+  auto again = st.add_log_batch("n1", 0, r[1].line + "\n");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u) << "a migrated record is still known by its node and position";
+  auto more = st.add_log_batch("n1", 300, r[1].line + "\n");
+  ASSERT_TRUE(more);
+  EXPECT_EQ(*more, 1u);
+  q.tenant = "ten";
+  EXPECT_EQ(st.search_log(q).size(), 2u);
 }
 
 }  // namespace
