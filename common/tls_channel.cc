@@ -190,9 +190,12 @@ Expected<std::shared_ptr<Context>> Context::client(const std::string& ca_file, c
 
 Context::~Context() { SSL_CTX_free(ctx_); }
 
-std::unique_ptr<Stream> Stream::accept(std::shared_ptr<const Context> ctx, int fd) {
+namespace {
+
+// A connection object on `fd` through our socket BIO (MSG_NOSIGNAL writes), or null.
+SSL* ssl_on_fd(const Context& ctx, int fd) {
   ERR_clear_error();
-  SSL* ssl = SSL_new(ctx->raw());
+  SSL* ssl = SSL_new(ctx.raw());
   BIO* bio = BIO_new(sock_method());
   if (!ssl || !bio) {
     SSL_free(ssl);
@@ -202,23 +205,22 @@ std::unique_ptr<Stream> Stream::accept(std::shared_ptr<const Context> ctx, int f
   }
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
   SSL_set_bio(ssl, bio, bio);
+  return ssl;
+}
+
+}  // namespace
+
+std::unique_ptr<Stream> Stream::accept(std::shared_ptr<const Context> ctx, int fd) {
+  SSL* ssl = ssl_on_fd(*ctx, fd);
+  if (!ssl) return nullptr;
   SSL_set_accept_state(ssl);
   return std::unique_ptr<Stream>(new Stream(std::move(ctx), ssl));
 }
 
 std::unique_ptr<Stream> Stream::connect(std::shared_ptr<const Context> ctx, int fd, const std::string& server_name) {
   if (server_name.empty()) return nullptr;  // a server whose name is not checked is anyone's
-  ERR_clear_error();
-  SSL* ssl = SSL_new(ctx->raw());
-  BIO* bio = BIO_new(sock_method());
-  if (!ssl || !bio) {
-    SSL_free(ssl);
-    BIO_free(bio);
-    ERR_clear_error();
-    return nullptr;
-  }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
-  SSL_set_bio(ssl, bio, bio);
+  SSL* ssl = ssl_on_fd(*ctx, fd);
+  if (!ssl) return nullptr;
   SSL_set_connect_state(ssl);
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   bool ok;

@@ -592,31 +592,35 @@ std::optional<UserInfo> PolicyStore::user(const std::string& tenant, const std::
   return u;
 }
 
+Expected<std::pair<int64_t, int64_t>> PolicyStore::list_owner(const std::string& tenant, const std::string& user) {
+  auto id = tenant_id(tenant);
+  if (!id) return Error{"no tenant " + cut(tenant, 80)};
+  if (user.empty()) return std::pair<int64_t, int64_t>{*id, 0};
+  auto u = user_id(*id, user);
+  if (!u) return Error{"tenant " + tenant + " has no user " + cut(user, 80)};
+  return std::pair<int64_t, int64_t>{*id, *u};
+}
+
 Expected<bool> PolicyStore::add_list_entry(const std::string& tenant, const ListEntry& e, const std::string& actor) {
   if (e.kind != "allow" && e.kind != "block") return Error{"list '" + cut(e.kind, 20) + "' is not allow or block"};
   if (e.entry.empty() || e.entry.size() > kMaxListEntry) return Error{"a list entry is 1-320 characters"};
   sqlite3* db = store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
-    auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
-    int64_t uid = 0;
-    if (!e.user.empty()) {
-      auto u = user_id(*id, e.user);
-      if (!u) return Error{"tenant " + tenant + " has no user " + cut(e.user, 80)};
-      uid = *u;
-    }
+    auto owner = list_owner(tenant, e.user);
+    if (!owner) return owner.error();
+    const auto [id, uid] = *owner;
     {
       Stmt n(db, "SELECT count(*) FROM list_entries WHERE tenant = ? AND user = ? AND kind = ?;");
-      n.bind(1, *id).bind(2, uid).bind(3, e.kind);
+      n.bind(1, id).bind(2, uid).bind(3, e.kind);
       if (n.step() == SQLITE_ROW && static_cast<size_t>(n.i64(0)) >= ipc::kMaxListEntries)
         return Error{"at most " + std::to_string(ipc::kMaxListEntries) + " entries per list"};
     }
     Stmt q(db, "INSERT INTO list_entries (tenant, user, kind, entry) VALUES (?, ?, ?, ?);");
-    if (q.bind(1, *id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != SQLITE_DONE) {
+    if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != SQLITE_DONE) {
       if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) return Error{"'" + e.entry + "' is listed already"};
       return db_error(db, "list add");
     }
-    if (auto r = validate_tenant(*id, tenant, uid != 0, uid ? *normal_address(e.user) : ""); !r) return r;
+    if (auto r = validate_tenant(id, tenant, uid != 0, uid ? *normal_address(e.user) : ""); !r) return r;
     store_.audit(actor, e.kind + " add", e.user.empty() ? "tenant " + tenant : "user " + *normal_address(e.user),
                  e.entry);
     touch();
@@ -627,16 +631,11 @@ Expected<bool> PolicyStore::add_list_entry(const std::string& tenant, const List
 Expected<bool> PolicyStore::remove_list_entry(const std::string& tenant, const ListEntry& e, const std::string& actor) {
   sqlite3* db = store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
-    auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
-    int64_t uid = 0;
-    if (!e.user.empty()) {
-      auto u = user_id(*id, e.user);
-      if (!u) return Error{"tenant " + tenant + " has no user " + cut(e.user, 80)};
-      uid = *u;
-    }
+    auto owner = list_owner(tenant, e.user);
+    if (!owner) return owner.error();
+    const auto [id, uid] = *owner;
     Stmt q(db, "DELETE FROM list_entries WHERE tenant = ? AND user = ? AND kind = ? AND entry = ?;");
-    if (q.bind(1, *id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != SQLITE_DONE)
+    if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != SQLITE_DONE)
       return db_error(db, "list remove");
     if (sqlite3_changes(db) == 0) return Error{"'" + cut(e.entry, 80) + "' is not on that list"};
     store_.audit(actor, e.kind + " remove", e.user.empty() ? "tenant " + tenant : "user " + *normal_address(e.user),

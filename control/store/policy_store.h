@@ -145,6 +145,8 @@ class PolicyStore {
  private:
   std::optional<int64_t> tenant_id(const std::string& name);
   std::optional<int64_t> user_id(int64_t tenant, const std::string& address);
+  // The list a list entry belongs to: (tenant id, user id or 0 for the tenant's own).
+  Expected<std::pair<int64_t, int64_t>> list_owner(const std::string& tenant, const std::string& user);
   // The tenant's section (and, when `with_users`, its users') through parse_snapshot; missing
   // domains or route are filled with placeholders so that only the values are judged.
   Expected<bool> validate_tenant(int64_t id, const std::string& name, bool with_users, const std::string& only_user = "");
