@@ -21,6 +21,7 @@
 #include "control/api/api_server.h"
 #include "control/build_info.h"
 #include "control/push/push_server.h"
+#include "control/store/db.h"
 #include "control/store/store.h"
 
 namespace {
@@ -29,14 +30,16 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop(int) { g_stop.store(true); }
 
 constexpr const char* kUsage =
-    "usage: mxgate-control [--store FILE] [--node-socket PATH] [--api-socket PATH]\n"
+    "usage: mxgate-control [--store FILE|URL] [--node-socket PATH] [--api-socket PATH]\n"
     "                      [--node-listen HOST:PORT --node-ca FILE] [--api-listen HOST:PORT]\n"
     "                      [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "The control plane: keeps the policy generations, pushes the current one to every mxgate\n"
     "that connects to the node socket, and serves the JSON API (mxgatectl) on the API socket.\n"
     "\n"
-    "  --store FILE        the SQLite database (created when absent)   [/var/lib/mxgate/control.db]\n"
+    "  --store FILE|URL    the SQLite database (created when absent)   [/var/lib/mxgate/control.db]\n"
+    "                      or a PostgreSQL server's: postgresql://[user[:password]@]host[:port]/db\n"
+    "                      or postgresql:///db?host=/run/postgresql (a Unix socket)\n"
     "  --node-socket PATH  where data planes connect                   [/run/mxgate/control.sock]\n"
     "  --api-socket PATH   where mxgatectl connects                    [/run/mxgate/api.sock]\n"
     "  --node-listen HOST:PORT  also take nodes over TCP with mutual TLS (HOST an IP literal,\n"
@@ -162,7 +165,7 @@ int main(int argc, char** argv) {
   }
   const auto cur = (*store)->list(1);
   std::fprintf(stderr, "mxgate-control: ready: store %s (schema %d, generation %llu), nodes on %s, API on %s%s\n",
-               store_path.c_str(), (*store)->schema_version(),
+               mx::control::redacted_store(store_path).c_str(), (*store)->schema_version(),
                static_cast<unsigned long long>(cur.empty() ? 0 : cur[0].gen), node_sock.c_str(), api_sock.c_str(),
                also.c_str());
   std::fflush(stderr);

@@ -2,7 +2,6 @@
 #include "control/store/policy_store.h"
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -10,7 +9,7 @@
 #include <map>
 
 #include "common/ascii.h"
-#include "control/store/sqlite_stmt.h"
+#include "control/store/db.h"
 #include "ipc/snapshot.h"
 #include "ipc/toml.h"
 
@@ -128,29 +127,27 @@ std::string sha256_hex(std::string_view s) {
 
 // Runs `body` in one IMMEDIATE transaction: committed when it succeeds, rolled back when not.
 template <typename F>
-Expected<bool> in_transaction(sqlite3* db, F&& body) {
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE;", nullptr, nullptr, nullptr) != SQLITE_OK)
-    return Error{std::string("store busy: ") + sqlite3_errmsg(db)};
+Expected<bool> in_transaction(Db& db, F&& body) {
+  if (auto b = db.begin(); !b) return Error{"store busy: " + b.error().message};
   Expected<bool> r = body();
   if (!r) {
-    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
+    db.rollback();
     return r;
   }
-  if (sqlite3_exec(db, "COMMIT;", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    const std::string why = sqlite3_errmsg(db);
-    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
-    return Error{"store: " + why};
+  if (auto c = db.commit(); !c) {
+    db.rollback();
+    return Error{"store: " + c.error().message};
   }
   return true;
 }
 
-Error db_error(sqlite3* db, const char* what) { return Error{std::string(what) + ": " + sqlite3_errmsg(db)}; }
+Error db_error(Db& db, const char* what) { return Error{std::string(what) + ": " + db.error()}; }
 
-std::vector<std::pair<std::string, std::string>> settings_of(sqlite3* db, const char* sql, int64_t id) {
+std::vector<std::pair<std::string, std::string>> settings_of(Db& db, const char* sql, int64_t id) {
   Stmt q(db, sql);
   q.bind(1, id);
   std::vector<std::pair<std::string, std::string>> out;
-  while (q.step() == SQLITE_ROW) out.emplace_back(q.text(0), q.text(1));
+  while (q.step() == kStepRow) out.emplace_back(q.text(0), q.text(1));
   return out;
 }
 
@@ -174,13 +171,13 @@ const SettingsTable kTenantSettings{
     "INSERT INTO tenant_settings (tenant, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (tenant, key) DO UPDATE SET value = excluded.value;"};
 const SettingsTable kUserSettings{
-    user_setting_keys, "user", "SELECT value FROM user_settings WHERE user = ? AND key = ?;",
-    "DELETE FROM user_settings WHERE user = ? AND key = ?;",
-    "INSERT INTO user_settings (user, key, value) VALUES (?, ?, ?) "
-    "ON CONFLICT (user, key) DO UPDATE SET value = excluded.value;"};
+    user_setting_keys, "user", "SELECT value FROM user_settings WHERE user_id = ? AND key = ?;",
+    "DELETE FROM user_settings WHERE user_id = ? AND key = ?;",
+    "INSERT INTO user_settings (user_id, key, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value;"};
 
 // Sets (or, with an empty value, unsets) each key of one owner; `detail` gets before -> after.
-Expected<bool> store_settings(sqlite3* db, const SettingsTable& t, int64_t id,
+Expected<bool> store_settings(Db& db, const SettingsTable& t, int64_t id,
                               const std::vector<std::pair<std::string, std::string>>& settings, std::string& detail) {
   for (const auto& [key, value] : settings) {
     const SettingKey* k = find_key(t.keys(), key);
@@ -190,18 +187,18 @@ Expected<bool> store_settings(sqlite3* db, const SettingsTable& t, int64_t id,
     {
       Stmt b(db, t.select);
       b.bind(1, id).bind(2, key);
-      if (b.step() == SQLITE_ROW) before = b.text(0);
+      if (b.step() == kStepRow) before = b.text(0);
     }
     if (value.empty()) {
       Stmt d(db, t.remove);
-      if (d.bind(1, id).bind(2, key).step() != SQLITE_DONE) return db_error(db, "set");
+      if (d.bind(1, id).bind(2, key).step() != kStepDone) return db_error(db, "set");
       detail += key + ": " + cut(before, 200) + " -> (unset); ";
       continue;
     }
     auto v = to_toml(*k, value);
     if (!v) return v.error();
     Stmt u(db, t.upsert);
-    if (u.bind(1, id).bind(2, key).bind(3, *v).step() != SQLITE_DONE) return db_error(db, "set");
+    if (u.bind(1, id).bind(2, key).bind(3, *v).step() != kStepDone) return db_error(db, "set");
     detail += key + ": " + (before.empty() ? "(unset)" : cut(before, 200)) + " -> " + cut(*v, 200) + "; ";
   }
   return true;
@@ -240,44 +237,44 @@ const std::vector<SettingKey>& user_setting_keys() {
 }
 
 std::optional<int64_t> PolicyStore::tenant_id(const std::string& name) {
-  Stmt q(store_.db_, "SELECT id FROM tenants WHERE name = ?;");
+  Stmt q(*store_.db_, "SELECT id FROM tenants WHERE name = ?;");
   q.bind(1, name);
-  if (q.step() != SQLITE_ROW) return std::nullopt;
+  if (q.step() != kStepRow) return std::nullopt;
   return q.i64(0);
 }
 
 std::optional<int64_t> PolicyStore::user_id(int64_t tenant, const std::string& address) {
   auto a = normal_address(address);
   if (!a) return std::nullopt;
-  Stmt q(store_.db_, "SELECT id FROM users WHERE tenant = ? AND address = ?;");
+  Stmt q(*store_.db_, "SELECT id FROM users WHERE tenant = ? AND address = ?;");
   q.bind(1, tenant).bind(2, *a);
-  if (q.step() != SQLITE_ROW) return std::nullopt;
+  if (q.step() != kStepRow) return std::nullopt;
   return q.i64(0);
 }
 
 void PolicyStore::touch() {
-  Stmt q(store_.db_, "UPDATE policy_state SET changed = 1 WHERE id = 1;");
+  Stmt q(*store_.db_, "UPDATE policy_state SET changed = 1 WHERE id = 1;");
   q.step();
 }
 
 bool PolicyStore::changed() {
-  Stmt q(store_.db_, "SELECT changed FROM policy_state WHERE id = 1;");
-  return q.step() == SQLITE_ROW && q.i64(0) != 0;
+  Stmt q(*store_.db_, "SELECT changed FROM policy_state WHERE id = 1;");
+  return q.step() == kStepRow && q.i64(0) != 0;
 }
 
 void PolicyStore::mark_committed() {
-  Stmt q(store_.db_, "UPDATE policy_state SET changed = 0 WHERE id = 1;");
+  Stmt q(*store_.db_, "UPDATE policy_state SET changed = 0 WHERE id = 1;");
   q.step();
 }
 
 Expected<bool> PolicyStore::validate_tenant(int64_t id, const std::string& name, bool with_users,
                                             const std::string& only_user) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   std::vector<std::string> domains;
   {
     Stmt q(db, "SELECT name FROM domains WHERE tenant = ? ORDER BY name;");
     q.bind(1, id);
-    while (q.step() == SQLITE_ROW) domains.push_back(q.text(0));
+    while (q.step() == kStepRow) domains.push_back(q.text(0));
   }
   auto settings = settings_of(db, "SELECT key, value FROM tenant_settings WHERE tenant = ? ORDER BY key;", id);
   std::string doc = "[[tenant]]\nname = " + ipc::toml_quote(name) + "\n";
@@ -288,9 +285,9 @@ Expected<bool> PolicyStore::validate_tenant(int64_t id, const std::string& name,
   doc += settings_text(settings);
   std::vector<std::string> allow, block;
   {
-    Stmt q(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user = 0 ORDER BY id;");
+    Stmt q(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user_id = 0 ORDER BY id;");
     q.bind(1, id);
-    while (q.step() == SQLITE_ROW) (q.text(0) == "allow" ? allow : block).push_back(q.text(1));
+    while (q.step() == kStepRow) (q.text(0) == "allow" ? allow : block).push_back(q.text(1));
   }
   if (!allow.empty()) doc += "allow_senders = " + toml_list(allow) + "\n";
   if (!block.empty()) doc += "block_senders = " + toml_list(block) + "\n";
@@ -299,14 +296,14 @@ Expected<bool> PolicyStore::validate_tenant(int64_t id, const std::string& name,
                                  : "SELECT id, address FROM users WHERE tenant = ? AND address = ?;");
     u.bind(1, id);
     if (!only_user.empty()) u.bind(2, only_user);
-    Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user = ? ORDER BY id;");
-    while (u.step() == SQLITE_ROW) {
+    Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user_id = ? ORDER BY id;");
+    while (u.step() == kStepRow) {
       doc += "[[user]]\naddress = " + ipc::toml_quote(u.text(1)) + "\n";
-      doc += settings_text(settings_of(db, "SELECT key, value FROM user_settings WHERE user = ? ORDER BY key;", u.i64(0)));
+      doc += settings_text(settings_of(db, "SELECT key, value FROM user_settings WHERE user_id = ? ORDER BY key;", u.i64(0)));
       std::vector<std::string> ua, ub;
       l.reset();
       l.bind(1, id).bind(2, u.i64(0));
-      while (l.step() == SQLITE_ROW) (l.text(0) == "allow" ? ua : ub).push_back(l.text(1));
+      while (l.step() == kStepRow) (l.text(0) == "allow" ? ua : ub).push_back(l.text(1));
       if (!ua.empty()) doc += "allow_senders = " + toml_list(ua) + "\n";
       if (!ub.empty()) doc += "block_senders = " + toml_list(ub) + "\n";
     }
@@ -319,16 +316,16 @@ Expected<bool> PolicyStore::validate_tenant(int64_t id, const std::string& name,
 
 Expected<bool> PolicyStore::add_tenant(const std::string& name, const std::string& actor) {
   if (!valid_tenant_name(name)) return Error{"tenant name '" + cut(name, 80) + "' must be 1-64 letters, digits, _ . -"};
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     if (tenant_id(name)) return Error{"tenant " + name + " exists"};
     {
       Stmt n(db, "SELECT count(*) FROM tenants;");
-      if (n.step() == SQLITE_ROW && static_cast<size_t>(n.i64(0)) >= ipc::kMaxTenants)
+      if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxTenants)
         return Error{"at most " + std::to_string(ipc::kMaxTenants) + " tenants"};
     }
     Stmt q(db, "INSERT INTO tenants (name, created) VALUES (?, ?);");
-    if (q.bind(1, name).bind(2, utc_now()).step() != SQLITE_DONE) return db_error(db, "tenant add");
+    if (q.bind(1, name).bind(2, utc_now()).step() != kStepDone) return db_error(db, "tenant add");
     store_.audit(actor, "tenant add", "tenant " + name, "");
     touch();
     return true;
@@ -336,14 +333,14 @@ Expected<bool> PolicyStore::add_tenant(const std::string& name, const std::strin
 }
 
 Expected<bool> PolicyStore::remove_tenant(const std::string& name, const std::string& actor) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(name);
     if (!id) return Error{"no tenant " + cut(name, 80)};
     auto before = tenant(name);
     // Tokens of the tenant go with it (ON DELETE CASCADE), as do domains, users and lists.
     Stmt q(db, "DELETE FROM tenants WHERE id = ?;");
-    if (q.bind(1, *id).step() != SQLITE_DONE) return db_error(db, "tenant remove");
+    if (q.bind(1, *id).step() != kStepDone) return db_error(db, "tenant remove");
     std::string detail;
     if (before)
       detail = "before: " + std::to_string(before->domains.size()) + " domain(s), " + std::to_string(before->users) +
@@ -359,12 +356,12 @@ Expected<bool> PolicyStore::remove_tenant(const std::string& name, const std::st
 }
 
 Expected<bool> PolicyStore::suspend_tenant(const std::string& name, bool suspended, const std::string& actor) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(name);
     if (!id) return Error{"no tenant " + cut(name, 80)};
     Stmt q(db, "UPDATE tenants SET suspended = ? WHERE id = ?;");
-    if (q.bind(1, int64_t{suspended}).bind(2, *id).step() != SQLITE_DONE) return db_error(db, "tenant suspend");
+    if (q.bind(1, int64_t{suspended}).bind(2, *id).step() != kStepDone) return db_error(db, "tenant suspend");
     store_.audit(actor, suspended ? "tenant suspend" : "tenant resume", "tenant " + name, "");
     touch();
     return true;
@@ -374,7 +371,7 @@ Expected<bool> PolicyStore::suspend_tenant(const std::string& name, bool suspend
 Expected<bool> PolicyStore::set_tenant(const std::string& name,
                                        const std::vector<std::pair<std::string, std::string>>& settings,
                                        const std::string& actor) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   if (settings.empty()) return Error{"nothing to set"};
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(name);
@@ -392,8 +389,8 @@ std::vector<TenantInfo> PolicyStore::tenants() {
   std::vector<TenantInfo> out;
   std::vector<std::string> names;
   {
-    Stmt q(store_.db_, "SELECT name FROM tenants ORDER BY id;");
-    while (q.step() == SQLITE_ROW) names.push_back(q.text(0));
+    Stmt q(*store_.db_, "SELECT name FROM tenants ORDER BY id;");
+    while (q.step() == kStepRow) names.push_back(q.text(0));
   }
   for (const std::string& n : names)
     if (auto t = tenant(n)) out.push_back(std::move(*t));
@@ -401,10 +398,10 @@ std::vector<TenantInfo> PolicyStore::tenants() {
 }
 
 std::optional<TenantInfo> PolicyStore::tenant(const std::string& name) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   Stmt q(db, "SELECT id, created, suspended FROM tenants WHERE name = ?;");
   q.bind(1, name);
-  if (q.step() != SQLITE_ROW) return std::nullopt;
+  if (q.step() != kStepRow) return std::nullopt;
   TenantInfo t;
   const int64_t id = q.i64(0);
   t.name = name;
@@ -414,17 +411,17 @@ std::optional<TenantInfo> PolicyStore::tenant(const std::string& name) {
   {
     Stmt d(db, "SELECT name FROM domains WHERE tenant = ? ORDER BY name;");
     d.bind(1, id);
-    while (d.step() == SQLITE_ROW) t.domains.push_back(d.text(0));
+    while (d.step() == kStepRow) t.domains.push_back(d.text(0));
   }
   {
     Stmt u(db, "SELECT count(*) FROM users WHERE tenant = ?;");
     u.bind(1, id);
-    if (u.step() == SQLITE_ROW) t.users = static_cast<uint64_t>(u.i64(0));
+    if (u.step() == kStepRow) t.users = static_cast<uint64_t>(u.i64(0));
   }
   {
-    Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user = 0 ORDER BY id;");
+    Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user_id = 0 ORDER BY id;");
     l.bind(1, id);
-    while (l.step() == SQLITE_ROW) t.lists.push_back(ListEntry{"", l.text(0), l.text(1)});
+    while (l.step() == kStepRow) t.lists.push_back(ListEntry{"", l.text(0), l.text(1)});
   }
   const bool has_route =
       std::any_of(t.settings.begin(), t.settings.end(), [](const auto& kv) { return kv.first == "route"; });
@@ -437,24 +434,24 @@ std::optional<TenantInfo> PolicyStore::tenant(const std::string& name) {
 Expected<bool> PolicyStore::add_domain(const std::string& tenant, const std::string& domain, const std::string& actor) {
   const std::string d = ascii_lower(domain);
   if (!valid_domain(d)) return Error{"'" + cut(domain, 80) + "' is not a domain"};
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
     if (!id) return Error{"no tenant " + cut(tenant, 80)};
     {
       Stmt o(db, "SELECT tenant FROM domains WHERE name = ?;");
       o.bind(1, d);
-      if (o.step() == SQLITE_ROW)  // which tenant is not said: another tenant's names are not a tenant's business
+      if (o.step() == kStepRow)  // which tenant is not said: another tenant's names are not a tenant's business
         return Error{o.i64(0) == *id ? "domain " + d + " is already the tenant's" : "domain " + d + " is taken"};
     }
     {
       Stmt n(db, "SELECT count(*) FROM domains WHERE tenant = ?;");
       n.bind(1, *id);
-      if (n.step() == SQLITE_ROW && static_cast<size_t>(n.i64(0)) >= ipc::kMaxTenantDomains)
+      if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxTenantDomains)
         return Error{"at most " + std::to_string(ipc::kMaxTenantDomains) + " domains per tenant"};
     }
     Stmt q(db, "INSERT INTO domains (name, tenant) VALUES (?, ?);");
-    if (q.bind(1, d).bind(2, *id).step() != SQLITE_DONE) return db_error(db, "domain add");
+    if (q.bind(1, d).bind(2, *id).step() != kStepDone) return db_error(db, "domain add");
     store_.audit(actor, "domain add", "tenant " + tenant, d);
     touch();
     return true;
@@ -464,7 +461,7 @@ Expected<bool> PolicyStore::add_domain(const std::string& tenant, const std::str
 Expected<bool> PolicyStore::remove_domain(const std::string& tenant, const std::string& domain,
                                           const std::string& actor) {
   const std::string d = ascii_lower(domain);
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
     if (!id) return Error{"no tenant " + cut(tenant, 80)};
@@ -476,12 +473,12 @@ Expected<bool> PolicyStore::remove_domain(const std::string& tenant, const std::
         pat += c;
       }
       u.bind(1, *id).bind(2, "%@" + pat);
-      if (u.step() == SQLITE_ROW && u.i64(0) > 0)
+      if (u.step() == kStepRow && u.i64(0) > 0)
         return Error{"domain " + d + " has " + std::to_string(u.i64(0)) + " user(s); remove them first"};
     }
     Stmt q(db, "DELETE FROM domains WHERE name = ? AND tenant = ?;");
-    if (q.bind(1, d).bind(2, *id).step() != SQLITE_DONE) return db_error(db, "domain remove");
-    if (sqlite3_changes(db) == 0) return Error{"tenant " + tenant + " has no domain " + cut(d, 80)};
+    if (q.bind(1, d).bind(2, *id).step() != kStepDone) return db_error(db, "domain remove");
+    if (db.changes() == 0) return Error{"tenant " + tenant + " has no domain " + cut(d, 80)};
     store_.audit(actor, "domain remove", "tenant " + tenant, d);
     touch();
     return true;
@@ -491,23 +488,23 @@ Expected<bool> PolicyStore::remove_domain(const std::string& tenant, const std::
 Expected<bool> PolicyStore::add_user(const std::string& tenant, const std::string& address, const std::string& actor) {
   auto a = normal_address(address);
   if (!a) return Error{"'" + cut(address, 80) + "' is not local@domain"};
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
     if (!id) return Error{"no tenant " + cut(tenant, 80)};
     {
       Stmt d(db, "SELECT 1 FROM domains WHERE name = ? AND tenant = ?;");
       d.bind(1, a->substr(a->rfind('@') + 1)).bind(2, *id);
-      if (d.step() != SQLITE_ROW) return Error{"the domain of " + *a + " is not one of tenant " + tenant + "'s"};
+      if (d.step() != kStepRow) return Error{"the domain of " + *a + " is not one of tenant " + tenant + "'s"};
     }
     {
       Stmt n(db, "SELECT count(*) FROM users;");
-      if (n.step() == SQLITE_ROW && static_cast<size_t>(n.i64(0)) >= ipc::kMaxUsers)
+      if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxUsers)
         return Error{"at most " + std::to_string(ipc::kMaxUsers) + " users"};
     }
     Stmt q(db, "INSERT INTO users (tenant, address) VALUES (?, ?);");
-    if (q.bind(1, *id).bind(2, *a).step() != SQLITE_DONE) {
-      if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) return Error{"user " + *a + " exists"};
+    if (q.bind(1, *id).bind(2, *a).step() != kStepDone) {
+      if (db.unique_violation()) return Error{"user " + *a + " exists"};
       return db_error(db, "user add");
     }
     if (auto r = validate_tenant(*id, tenant, true, *a); !r) return r;
@@ -519,16 +516,16 @@ Expected<bool> PolicyStore::add_user(const std::string& tenant, const std::strin
 
 Expected<bool> PolicyStore::remove_user(const std::string& tenant, const std::string& address,
                                         const std::string& actor) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
     if (!id) return Error{"no tenant " + cut(tenant, 80)};
     auto uid = user_id(*id, address);
     if (!uid) return Error{"tenant " + tenant + " has no user " + cut(address, 80)};
-    Stmt l(db, "DELETE FROM list_entries WHERE tenant = ? AND user = ?;");
-    if (l.bind(1, *id).bind(2, *uid).step() != SQLITE_DONE) return db_error(db, "user remove");
+    Stmt l(db, "DELETE FROM list_entries WHERE tenant = ? AND user_id = ?;");
+    if (l.bind(1, *id).bind(2, *uid).step() != kStepDone) return db_error(db, "user remove");
     Stmt q(db, "DELETE FROM users WHERE id = ?;");
-    if (q.bind(1, *uid).step() != SQLITE_DONE) return db_error(db, "user remove");
+    if (q.bind(1, *uid).step() != kStepDone) return db_error(db, "user remove");
     store_.audit(actor, "user remove", "tenant " + tenant, *normal_address(address));
     touch();
     return true;
@@ -539,7 +536,7 @@ Expected<bool> PolicyStore::set_user(const std::string& tenant, const std::strin
                                      const std::vector<std::pair<std::string, std::string>>& settings,
                                      const std::string& actor) {
   if (settings.empty()) return Error{"nothing to set"};
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
     if (!id) return Error{"no tenant " + cut(tenant, 80)};
@@ -559,18 +556,18 @@ std::vector<UserInfo> PolicyStore::users(const std::string& tenant, size_t limit
   std::vector<UserInfo> out;
   auto id = tenant_id(tenant);
   if (!id) return out;
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   Stmt q(db, "SELECT id, address FROM users WHERE tenant = ? ORDER BY address LIMIT ? OFFSET ?;");
   q.bind(1, *id).bind(2, static_cast<int64_t>(limit)).bind(3, static_cast<int64_t>(offset));
-  Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user = ? ORDER BY id;");
-  while (q.step() == SQLITE_ROW) {
+  Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user_id = ? ORDER BY id;");
+  while (q.step() == kStepRow) {
     UserInfo u;
     u.tenant = tenant;
     u.address = q.text(1);
-    u.settings = settings_of(db, "SELECT key, value FROM user_settings WHERE user = ? ORDER BY key;", q.i64(0));
+    u.settings = settings_of(db, "SELECT key, value FROM user_settings WHERE user_id = ? ORDER BY key;", q.i64(0));
     l.reset();
     l.bind(1, *id).bind(2, q.i64(0));
-    while (l.step() == SQLITE_ROW) u.lists.push_back(ListEntry{u.address, l.text(0), l.text(1)});
+    while (l.step() == kStepRow) u.lists.push_back(ListEntry{u.address, l.text(0), l.text(1)});
     out.push_back(std::move(u));
   }
   return out;
@@ -581,14 +578,14 @@ std::optional<UserInfo> PolicyStore::user(const std::string& tenant, const std::
   if (!id) return std::nullopt;
   auto uid = user_id(*id, address);
   if (!uid) return std::nullopt;
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   UserInfo u;
   u.tenant = tenant;
   u.address = *normal_address(address);
-  u.settings = settings_of(db, "SELECT key, value FROM user_settings WHERE user = ? ORDER BY key;", *uid);
-  Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user = ? ORDER BY id;");
+  u.settings = settings_of(db, "SELECT key, value FROM user_settings WHERE user_id = ? ORDER BY key;", *uid);
+  Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user_id = ? ORDER BY id;");
   l.bind(1, *id).bind(2, *uid);
-  while (l.step() == SQLITE_ROW) u.lists.push_back(ListEntry{u.address, l.text(0), l.text(1)});
+  while (l.step() == kStepRow) u.lists.push_back(ListEntry{u.address, l.text(0), l.text(1)});
   return u;
 }
 
@@ -604,20 +601,20 @@ Expected<std::pair<int64_t, int64_t>> PolicyStore::list_owner(const std::string&
 Expected<bool> PolicyStore::add_list_entry(const std::string& tenant, const ListEntry& e, const std::string& actor) {
   if (e.kind != "allow" && e.kind != "block") return Error{"list '" + cut(e.kind, 20) + "' is not allow or block"};
   if (e.entry.empty() || e.entry.size() > kMaxListEntry) return Error{"a list entry is 1-320 characters"};
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto owner = list_owner(tenant, e.user);
     if (!owner) return owner.error();
     const auto [id, uid] = *owner;
     {
-      Stmt n(db, "SELECT count(*) FROM list_entries WHERE tenant = ? AND user = ? AND kind = ?;");
+      Stmt n(db, "SELECT count(*) FROM list_entries WHERE tenant = ? AND user_id = ? AND kind = ?;");
       n.bind(1, id).bind(2, uid).bind(3, e.kind);
-      if (n.step() == SQLITE_ROW && static_cast<size_t>(n.i64(0)) >= ipc::kMaxListEntries)
+      if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxListEntries)
         return Error{"at most " + std::to_string(ipc::kMaxListEntries) + " entries per list"};
     }
-    Stmt q(db, "INSERT INTO list_entries (tenant, user, kind, entry) VALUES (?, ?, ?, ?);");
-    if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != SQLITE_DONE) {
-      if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) return Error{"'" + e.entry + "' is listed already"};
+    Stmt q(db, "INSERT INTO list_entries (tenant, user_id, kind, entry) VALUES (?, ?, ?, ?);");
+    if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != kStepDone) {
+      if (db.unique_violation()) return Error{"'" + e.entry + "' is listed already"};
       return db_error(db, "list add");
     }
     if (auto r = validate_tenant(id, tenant, uid != 0, uid ? *normal_address(e.user) : ""); !r) return r;
@@ -629,15 +626,15 @@ Expected<bool> PolicyStore::add_list_entry(const std::string& tenant, const List
 }
 
 Expected<bool> PolicyStore::remove_list_entry(const std::string& tenant, const ListEntry& e, const std::string& actor) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto owner = list_owner(tenant, e.user);
     if (!owner) return owner.error();
     const auto [id, uid] = *owner;
-    Stmt q(db, "DELETE FROM list_entries WHERE tenant = ? AND user = ? AND kind = ? AND entry = ?;");
-    if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != SQLITE_DONE)
+    Stmt q(db, "DELETE FROM list_entries WHERE tenant = ? AND user_id = ? AND kind = ? AND entry = ?;");
+    if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != kStepDone)
       return db_error(db, "list remove");
-    if (sqlite3_changes(db) == 0) return Error{"'" + cut(e.entry, 80) + "' is not on that list"};
+    if (db.changes() == 0) return Error{"'" + cut(e.entry, 80) + "' is not on that list"};
     store_.audit(actor, e.kind + " remove", e.user.empty() ? "tenant " + tenant : "user " + *normal_address(e.user),
                  e.entry);
     touch();
@@ -649,16 +646,16 @@ std::vector<ListEntry> PolicyStore::list_entries(const std::string& tenant) {
   std::vector<ListEntry> out;
   auto id = tenant_id(tenant);
   if (!id) return out;
-  Stmt q(store_.db_,
-         "SELECT coalesce(u.address, ''), l.kind, l.entry FROM list_entries l LEFT JOIN users u ON u.id = l.user "
-         "WHERE l.tenant = ? ORDER BY l.user, l.kind, l.id;");
+  Stmt q(*store_.db_,
+         "SELECT coalesce(u.address, ''), l.kind, l.entry FROM list_entries l LEFT JOIN users u ON u.id = l.user_id "
+         "WHERE l.tenant = ? ORDER BY l.user_id, l.kind, l.id;");
   q.bind(1, *id);
-  while (q.step() == SQLITE_ROW) out.push_back(ListEntry{q.text(0), q.text(1), q.text(2)});
+  while (q.step() == kStepRow) out.push_back(ListEntry{q.text(0), q.text(1), q.text(2)});
   return out;
 }
 
 Compiled PolicyStore::compile() {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   Compiled c;
   c.document = "# compiled by mxgate-control from its store\n";
   std::vector<int64_t> pushed;
@@ -666,8 +663,8 @@ Compiled PolicyStore::compile() {
     Stmt t(db, "SELECT id, name, suspended FROM tenants ORDER BY id;");
     Stmt d(db, "SELECT name FROM domains WHERE tenant = ? ORDER BY name;");
     Stmt s(db, "SELECT key, value FROM tenant_settings WHERE tenant = ? ORDER BY key;");
-    Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user = 0 ORDER BY id;");
-    while (t.step() == SQLITE_ROW) {
+    Stmt l(db, "SELECT kind, entry FROM list_entries WHERE tenant = ? AND user_id = 0 ORDER BY id;");
+    while (t.step() == kStepRow) {
       const int64_t id = t.i64(0);
       const std::string name = t.text(1);
       if (t.i64(2)) {
@@ -677,12 +674,12 @@ Compiled PolicyStore::compile() {
       std::vector<std::string> domains;
       d.reset();
       d.bind(1, id);
-      while (d.step() == SQLITE_ROW) domains.push_back(d.text(0));
+      while (d.step() == kStepRow) domains.push_back(d.text(0));
       std::string settings;
       bool route = false;
       s.reset();
       s.bind(1, id);
-      while (s.step() == SQLITE_ROW) {
+      while (s.step() == kStepRow) {
         const std::string k = s.text(0);
         route |= k == "route";
         settings += k + " = " + s.text(1) + "\n";
@@ -694,7 +691,7 @@ Compiled PolicyStore::compile() {
       std::vector<std::string> allow, block;
       l.reset();
       l.bind(1, id);
-      while (l.step() == SQLITE_ROW) (l.text(0) == "allow" ? allow : block).push_back(l.text(1));
+      while (l.step() == kStepRow) (l.text(0) == "allow" ? allow : block).push_back(l.text(1));
       c.document += "\n[[tenant]]\nname = " + ipc::toml_quote(name) + "\ndomains = " + toml_list(domains) + "\n" + settings;
       if (!allow.empty()) c.document += "allow_senders = " + toml_list(allow) + "\n";
       if (!block.empty()) c.document += "block_senders = " + toml_list(block) + "\n";
@@ -705,9 +702,9 @@ Compiled PolicyStore::compile() {
   // Users in one pass each over settings and lists (ordered by user), not a query per user:
   // a million users compile in seconds, not minutes.
   Stmt u(db, "SELECT id, address FROM users WHERE tenant = ? ORDER BY id;");
-  Stmt s(db, "SELECT x.user, x.key, x.value FROM user_settings x JOIN users y ON y.id = x.user "
-             "WHERE y.tenant = ? ORDER BY x.user, x.key;");
-  Stmt l(db, "SELECT user, kind, entry FROM list_entries WHERE tenant = ? AND user != 0 ORDER BY user, id;");
+  Stmt s(db, "SELECT x.user_id, x.key, x.value FROM user_settings x JOIN users y ON y.id = x.user_id "
+             "WHERE y.tenant = ? ORDER BY x.user_id, x.key;");
+  Stmt l(db, "SELECT user_id, kind, entry FROM list_entries WHERE tenant = ? AND user_id != 0 ORDER BY user_id, id;");
   for (int64_t id : pushed) {
     u.reset();
     s.reset();
@@ -716,17 +713,17 @@ Compiled PolicyStore::compile() {
     s.bind(1, id);
     l.bind(1, id);
     int sr = s.step(), lr = l.step();
-    while (u.step() == SQLITE_ROW) {
+    while (u.step() == kStepRow) {
       const int64_t uid = u.i64(0);
       c.document += "\n[[user]]\naddress = " + ipc::toml_quote(u.text(1)) + "\n";
-      while (sr == SQLITE_ROW && s.i64(0) < uid) sr = s.step();
-      while (sr == SQLITE_ROW && s.i64(0) == uid) {
+      while (sr == kStepRow && s.i64(0) < uid) sr = s.step();
+      while (sr == kStepRow && s.i64(0) == uid) {
         c.document += s.text(1) + " = " + s.text(2) + "\n";
         sr = s.step();
       }
       std::vector<std::string> allow, block;
-      while (lr == SQLITE_ROW && l.i64(0) < uid) lr = l.step();
-      while (lr == SQLITE_ROW && l.i64(0) == uid) {
+      while (lr == kStepRow && l.i64(0) < uid) lr = l.step();
+      while (lr == kStepRow && l.i64(0) == uid) {
         (l.text(1) == "allow" ? allow : block).push_back(l.text(2));
         lr = l.step();
       }
@@ -743,12 +740,12 @@ Expected<Compiled> PolicyStore::import_document(const std::string& document, con
   if (!snap) return snap.error();
   auto doc = cfg::parse_toml(document, "snapshot", ipc::kMaxSnapshotDocumentBytes);
   if (!doc) return doc.error();
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   auto r = in_transaction(db, [&]() -> Expected<bool> {
     for (const char* sql : {"DELETE FROM list_entries;", "DELETE FROM user_settings;", "DELETE FROM users;",
                             "DELETE FROM domains;", "DELETE FROM tenant_settings;"}) {
       Stmt q(db, sql);
-      if (q.step() != SQLITE_DONE) return db_error(db, "import");
+      if (q.step() != kStepDone) return db_error(db, "import");
     }
     // Tenants are kept (with their ids, so their API tokens stay valid) when the document names
     // them again; the others go.
@@ -759,21 +756,21 @@ Expected<Compiled> PolicyStore::import_document(const std::string& document, con
     {
       Stmt all(db, "SELECT name FROM tenants;");
       std::vector<std::string> gone;
-      while (all.step() == SQLITE_ROW)
+      while (all.step() == kStepRow)
         if (std::find(names.begin(), names.end(), all.text(0)) == names.end()) gone.push_back(all.text(0));
       Stmt del(db, "DELETE FROM tenants WHERE name = ?;");
       for (const std::string& g : gone) {
         del.reset();
-        if (del.bind(1, g).step() != SQLITE_DONE) return db_error(db, "import");
+        if (del.bind(1, g).step() != kStepDone) return db_error(db, "import");
       }
     }
     Stmt ins_t(db, "INSERT INTO tenants (name, created) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET suspended = 0;");
     Stmt get_t(db, "SELECT id FROM tenants WHERE name = ?;");
     Stmt ins_s(db, "INSERT INTO tenant_settings (tenant, key, value) VALUES (?, ?, ?);");
     Stmt ins_d(db, "INSERT INTO domains (name, tenant) VALUES (?, ?);");
-    Stmt ins_l(db, "INSERT OR IGNORE INTO list_entries (tenant, user, kind, entry) VALUES (?, ?, ?, ?);");
-    Stmt ins_u(db, "INSERT INTO users (tenant, address) VALUES (?, ?);");
-    Stmt ins_us(db, "INSERT INTO user_settings (user, key, value) VALUES (?, ?, ?);");
+    Stmt ins_l(db, "INSERT INTO list_entries (tenant, user_id, kind, entry) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING;");
+    Stmt ins_u(db, "INSERT INTO users (tenant, address) VALUES (?, ?) RETURNING id;");
+    Stmt ins_us(db, "INSERT INTO user_settings (user_id, key, value) VALUES (?, ?, ?);");
     Stmt dom_t(db, "SELECT tenant FROM domains WHERE name = ?;");
     const std::string now = utc_now();
     auto lists = [&](const cfg::TomlTable& t, int64_t tenant, int64_t user) -> Expected<bool> {
@@ -782,7 +779,7 @@ Expected<Compiled> PolicyStore::import_document(const std::string& document, con
           for (const cfg::TomlValue& e : v->arr) {
             ins_l.reset();
             ins_l.bind(1, tenant).bind(2, user).bind(3, std::string(key[0] == 'a' ? "allow" : "block")).bind(4, e.str);
-            if (ins_l.step() != SQLITE_DONE) return db_error(db, "import");
+            if (ins_l.step() != kStepDone) return db_error(db, "import");
           }
       return true;
     };
@@ -790,23 +787,23 @@ Expected<Compiled> PolicyStore::import_document(const std::string& document, con
       if (t.name == "tenant") {
         const std::string name = t.find("name")->str;
         ins_t.reset();
-        if (ins_t.bind(1, name).bind(2, now).step() != SQLITE_DONE) return db_error(db, "import");
+        if (ins_t.bind(1, name).bind(2, now).step() != kStepDone) return db_error(db, "import");
         get_t.reset();
         get_t.bind(1, name);
-        if (get_t.step() != SQLITE_ROW) return db_error(db, "import");
+        if (get_t.step() != kStepRow) return db_error(db, "import");
         const int64_t id = get_t.i64(0);
         for (const auto& [key, value] : t.entries) {
           if (key == "name" || key == "allow_senders" || key == "block_senders") continue;
           if (key == "domains") {
             for (const cfg::TomlValue& d : value.arr) {
               ins_d.reset();
-              if (ins_d.bind(1, ascii_lower(d.str)).bind(2, id).step() != SQLITE_DONE) return db_error(db, "import");
+              if (ins_d.bind(1, ascii_lower(d.str)).bind(2, id).step() != kStepDone) return db_error(db, "import");
             }
             continue;
           }
           if (key == "rules") return Error{"snapshot: rules: a file name; send the rules inline (rules_text)"};
           ins_s.reset();
-          if (ins_s.bind(1, id).bind(2, key).bind(3, toml_text(value)).step() != SQLITE_DONE)
+          if (ins_s.bind(1, id).bind(2, key).bind(3, toml_text(value)).step() != kStepDone)
             return db_error(db, "import");
         }
         if (auto lr = lists(t, id, 0); !lr) return lr;
@@ -815,15 +812,16 @@ Expected<Compiled> PolicyStore::import_document(const std::string& document, con
         if (!a) return Error{"snapshot: user '" + cut(t.find("address")->str, 80) + "' is not local@domain"};
         dom_t.reset();
         dom_t.bind(1, a->substr(a->rfind('@') + 1));
-        if (dom_t.step() != SQLITE_ROW) return Error{"snapshot: user " + *a + ": no tenant has its domain"};
+        if (dom_t.step() != kStepRow) return Error{"snapshot: user " + *a + ": no tenant has its domain"};
         const int64_t tenant = dom_t.i64(0);
         ins_u.reset();
-        if (ins_u.bind(1, tenant).bind(2, *a).step() != SQLITE_DONE) return db_error(db, "import");
-        const int64_t uid = sqlite3_last_insert_rowid(db);
+        if (ins_u.bind(1, tenant).bind(2, *a).step() != kStepRow) return db_error(db, "import");
+        const int64_t uid = ins_u.i64(0);
+        ins_u.reset();  // a statement left mid-way would keep the transaction from committing
         for (const auto& [key, value] : t.entries) {
           if (key == "address" || key == "allow_senders" || key == "block_senders") continue;
           ins_us.reset();
-          if (ins_us.bind(1, uid).bind(2, key).bind(3, toml_text(value)).step() != SQLITE_DONE)
+          if (ins_us.bind(1, uid).bind(2, key).bind(3, toml_text(value)).step() != kStepDone)
             return db_error(db, "import");
         }
         if (auto lr = lists(t, tenant, uid); !lr) return lr;
@@ -846,7 +844,7 @@ Expected<std::string> PolicyStore::create_token(const std::string& name, const s
   unsigned char raw[kTokenSecretBytes];
   if (getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) return Error{"no randomness for a token"};
   const std::string secret = "mxg_" + hex(raw, sizeof raw);
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   auto r = in_transaction(db, [&]() -> Expected<bool> {
     Stmt q(db, "INSERT INTO tokens (name, hash, tenant, created) VALUES (?, ?, ?, ?);");
     q.bind(1, name).bind(2, sha256_hex(secret));
@@ -858,8 +856,8 @@ Expected<std::string> PolicyStore::create_token(const std::string& name, const s
       q.bind(3, *id);
     }
     q.bind(4, utc_now());
-    if (q.step() != SQLITE_DONE) {
-      if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) return Error{"token " + name + " exists"};
+    if (q.step() != kStepDone) {
+      if (db.unique_violation()) return Error{"token " + name + " exists"};
       return db_error(db, "token add");
     }
     store_.audit(actor, "token add", "token " + name, tenant.empty() ? "operator" : "tenant " + tenant);
@@ -870,33 +868,33 @@ Expected<std::string> PolicyStore::create_token(const std::string& name, const s
 }
 
 Expected<bool> PolicyStore::remove_token(const std::string& name, const std::string& actor) {
-  sqlite3* db = store_.db_;
+  Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     Stmt q(db, "DELETE FROM tokens WHERE name = ?;");
-    if (q.bind(1, name).step() != SQLITE_DONE) return db_error(db, "token remove");
-    if (sqlite3_changes(db) == 0) return Error{"no token " + cut(name, 80)};
+    if (q.bind(1, name).step() != kStepDone) return db_error(db, "token remove");
+    if (db.changes() == 0) return Error{"no token " + cut(name, 80)};
     store_.audit(actor, "token remove", "token " + name, "");
     return true;
   });
 }
 
 std::vector<TokenInfo> PolicyStore::tokens() {
-  Stmt q(store_.db_,
+  Stmt q(*store_.db_,
          "SELECT k.name, coalesce(t.name, ''), k.created FROM tokens k LEFT JOIN tenants t ON t.id = k.tenant "
          "ORDER BY k.name;");
   std::vector<TokenInfo> out;
-  while (q.step() == SQLITE_ROW) out.push_back(TokenInfo{q.text(0), q.text(1), q.text(2)});
+  while (q.step() == kStepRow) out.push_back(TokenInfo{q.text(0), q.text(1), q.text(2)});
   return out;
 }
 
 std::optional<Scope> PolicyStore::check_token(std::string_view secret) {
   if (secret.size() != 4 + 2 * kTokenSecretBytes) return std::nullopt;
   // Looked up by the digest: the comparison is of hashes, so its timing tells nothing of the secret.
-  Stmt q(store_.db_,
+  Stmt q(*store_.db_,
          "SELECT k.tenant IS NULL, coalesce(t.name, ''), k.name FROM tokens k LEFT JOIN tenants t ON t.id = k.tenant "
          "WHERE k.hash = ?;");
   q.bind(1, sha256_hex(secret));
-  if (q.step() != SQLITE_ROW) return std::nullopt;
+  if (q.step() != kStepRow) return std::nullopt;
   Scope s;
   s.operator_ = q.i64(0) != 0;
   s.tenant = q.text(1);

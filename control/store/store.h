@@ -1,8 +1,9 @@
 // control/store/store.h — mxgate-control's store: the policy generations it pushes, the nodes
 // and what each acknowledged, and the audit log of every change. An embedded SQLite database
-// (one file, WAL, foreign keys on) whose schema is created and migrated by version
-// (schema_version table), so a newer mxgate-control upgrades an older file in place and an
-// older one refuses a newer file.
+// (one file, WAL, foreign keys on; the default) or a PostgreSQL server (a postgresql:// URL,
+// control/store/db.h), whose schema is created and migrated by version (schema_version table),
+// so a newer mxgate-control upgrades an older store in place and an older one refuses a newer
+// store.
 //
 // A generation is a whole, self-contained snapshot document (ipc/snapshot.h, rules inline),
 // validated before it is stored; generations are never edited: a rollback commits an old
@@ -24,11 +25,11 @@
 
 #include "common/expected.h"
 
-struct sqlite3;
-
 namespace mx::control {
 
-constexpr int kStoreSchemaVersion = 4;
+class Db;
+
+constexpr int kStoreSchemaVersion = 5;
 constexpr size_t kMaxNodeName = 64;
 constexpr size_t kMaxActor = 128;
 constexpr size_t kMaxComment = 1024;
@@ -79,13 +80,15 @@ struct AuditEntry {
 
 class Store {
  public:
-  // Opens (creating when absent) the database file and migrates it to kStoreSchemaVersion.
-  static Expected<std::unique_ptr<Store>> open(const std::string& path);
+  // Opens the database — a file path (SQLite, created when absent) or a postgresql:// URL — and
+  // migrates it to kStoreSchemaVersion.
+  static Expected<std::unique_ptr<Store>> open(const std::string& where);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   int schema_version() const { return version_; }
+  bool postgres() const;
 
   // A new generation (one transaction, with its audit entry); returns its number.
   Expected<uint64_t> commit(const std::string& document, const std::string& actor, const std::string& comment,
@@ -116,10 +119,10 @@ class Store {
 
  private:
   friend class PolicyStore;  // the policy objects' tables (control/store/policy_store.h)
-  explicit Store(sqlite3* db) : db_(db) {}
+  explicit Store(std::unique_ptr<Db> db);
   Expected<bool> migrate();
   Expected<bool> exec(const char* sql);
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<Db> db_;
   int version_ = 0;
 };
 

@@ -12,6 +12,7 @@
 #include "control/push/push_server.h"
 #include "control/store/policy_store.h"
 #include "ipc/snapshot.h"
+#include "test_store.h"
 
 namespace mx::control {
 namespace {
@@ -22,7 +23,7 @@ class PolicyTest : public ::testing::Test {
     char tmpl[] = "/tmp/mxpolicy.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    auto s = Store::open(dir_ + "/control.db");
+    auto s = Store::open(test_store(dir_ + "/control.db"));
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     policy_ = std::make_unique<PolicyStore>(*store_);

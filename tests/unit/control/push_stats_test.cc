@@ -18,6 +18,7 @@
 #include "control/api/api_server.h"
 #include "control/push/push_server.h"
 #include "ipc/frame.h"
+#include "test_store.h"
 
 namespace mx::control {
 namespace {
@@ -30,7 +31,7 @@ class PushStatsTest : public ::testing::Test {
     char tmpl[] = "/tmp/mxpushstats.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    auto s = Store::open(dir_ + "/control.db");
+    auto s = Store::open(test_store(dir_ + "/control.db"));
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     auto p = PushServer::listen(dir_ + "/node.sock", *store_);

@@ -1,11 +1,11 @@
-// tests/unit/control/store_test.cc — the control store on a real SQLite file: migrations and
+// tests/unit/control/store_test.cc — the control store on a real SQLite file (or, under
+// with_postgresql.sh, a real PostgreSQL server: test_store.h): migrations and
 // their version, generations (commit, rollback as a new generation), nodes, the audit log,
 // and that everything survives a reopen; the transaction log: exactly once, fields read as
 // ipc::parse_json reads them, searches newest first against a brute-force answer.
 #include "control/store/store.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "common/ascii.h"
+#include "control/store/db.h"
 #include "ipc/json.h"
+#include "test_store.h"
 
 namespace mx::control {
 namespace {
@@ -28,7 +30,14 @@ class StoreTest : public ::testing::Test {
     char tmpl[] = "/tmp/mx_store_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    path_ = dir_ + "/control.db";
+    path_ = test_store(dir_ + "/control.db");
+  }
+  // SQL run on the store's database directly (what a test sets up behind the store's back).
+  void raw(const char* sql) {
+    auto db = Db::open(path_);
+    ASSERT_TRUE(db) << db.error().message;
+    auto r = (*db)->exec(sql);
+    ASSERT_TRUE(r) << r.error().message;
   }
   void TearDown() override {
     for (const char* s : {"", "-wal", "-shm"}) ::unlink((path_ + s).c_str());
@@ -117,6 +126,17 @@ TEST_F(StoreTest, NodesReportConnectsAcksNacksAndGoing) {
   // Names from nodes are bounded.
   st.node_connected(std::string(500, 'n'), 1);
   for (const NodeState& x : st.nodes()) EXPECT_LE(x.name.size(), kMaxNodeName);
+  // A reason that is not UTF-8 (or has a NUL) is still stored and audited: as it came on
+  // SQLite, with U+FFFD for each bad byte on PostgreSQL (whose text must be UTF-8).
+  const std::string bad = std::string("regex \xC3( and \xFF") + '\0' + "end";
+  st.node_nacked("node-a", 6, bad);
+  const std::string want = testing_postgresql() ? "regex \uFFFD( and \uFFFD\uFFFDend" : bad;
+  for (const NodeState& x : st.nodes()) {
+    if (x.name == "node-a") {
+      EXPECT_EQ(x.reason, want);
+    }
+  }
+  EXPECT_EQ(st.audit_log(1)[0].detail, want);
 }
 
 TEST_F(StoreTest, EverythingSurvivesAReopen) {
@@ -139,13 +159,16 @@ TEST_F(StoreTest, ANewerSchemaIsRefusedAndAnUnwritablePathNamed) {
     auto s = Store::open(path_);
     ASSERT_TRUE(s);
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 99;", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  raw("UPDATE schema_version SET version = 99;");
   auto s = Store::open(path_);
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("schema version 99 is newer"), std::string::npos) << s.error().message;
+  if (testing_postgresql()) {
+    auto wrong = Store::open("postgresql:///no_such_database?host=/nonexistent-dir&password=secret1");
+    ASSERT_FALSE(wrong);
+    EXPECT_NE(wrong.error().message.find("no_such_database"), std::string::npos) << wrong.error().message;
+    EXPECT_EQ(wrong.error().message.find("secret1"), std::string::npos) << "a password is never shown";
+  }
   auto nowhere = Store::open("/nonexistent-dir/x.db");
   ASSERT_FALSE(nowhere);
   EXPECT_NE(nowhere.error().message.find("/nonexistent-dir/x.db"), std::string::npos);
@@ -204,19 +227,15 @@ TEST_F(StoreTest, LogBatchesAreStoredOnceAndSearchable) {
 
 // A file at schema version 1 (before log collection and policy objects) is migrated in place.
 TEST_F(StoreTest, AnOlderSchemaIsMigrated) {
+  if (testing_postgresql()) GTEST_SKIP() << "SQLite files of older versions only (PostgreSQL stores start at 5)";
   {
     auto s = Store::open(path_);
     ASSERT_TRUE(s);
     ASSERT_TRUE((*s)->commit("kept across the migration", "alice", "", 1, 0));
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE policy_state; DROP TABLE tokens; DROP TABLE list_entries; DROP TABLE user_settings;"
-                         "DROP TABLE users; DROP TABLE domains; DROP TABLE tenant_settings; DROP TABLE tenants;"
-                         "DROP TABLE log_keys; DROP TABLE log_buckets; DROP TABLE log_records; UPDATE schema_version SET version = 1;",
-                         nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  raw("DROP TABLE policy_state; DROP TABLE tokens; DROP TABLE list_entries; DROP TABLE user_settings;"
+      "DROP TABLE users; DROP TABLE domains; DROP TABLE tenant_settings; DROP TABLE tenants;"
+      "DROP TABLE log_keys; DROP TABLE log_buckets; DROP TABLE log_records; UPDATE schema_version SET version = 1;");
   auto s = Store::open(path_);
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ((*s)->schema_version(), kStoreSchemaVersion);
@@ -521,13 +540,19 @@ TEST_F(StoreTest, LogRecipientsAndSendersIgnoreCase) {
 // A version 3 file (the log in one wide table with five indexes and a recipients table) is
 // migrated with its records: searchable, counted, and still exactly once.
 TEST_F(StoreTest, AVersion3LogIsCarriedOver) {
+  if (testing_postgresql()) GTEST_SKIP() << "SQLite files of older versions only (PostgreSQL stores start at 5)";
   {
     auto s = Store::open(path_);
     ASSERT_TRUE(s);
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   const char* v3 =
+      // version 4 named user_id `user`; a user with a setting and a list entry is carried over
+      "ALTER TABLE user_settings RENAME COLUMN user_id TO user;"
+      "ALTER TABLE list_entries RENAME COLUMN user_id TO user;"
+      "INSERT INTO tenants (id, name, created) VALUES (1, 'ten', 't');"
+      "INSERT INTO users (id, tenant, address) VALUES (7, 1, 'u@d.test');"
+      "INSERT INTO user_settings (user, key, value) VALUES (7, 'spam_threshold', '4');"
+      "INSERT INTO list_entries (tenant, user, kind, entry) VALUES (1, 7, 'block', 'x@y.test');"
       "DROP TABLE log_keys; DROP TABLE log_buckets; DROP TABLE log_records;"
       "CREATE TABLE log_records (id INTEGER PRIMARY KEY, node TEXT NOT NULL, seq INTEGER NOT NULL,"
       "  time TEXT NOT NULL, event TEXT NOT NULL, tenant TEXT NOT NULL, mail_from TEXT NOT NULL COLLATE NOCASE,"
@@ -548,12 +573,20 @@ TEST_F(StoreTest, AVersion3LogIsCarriedOver) {
       "INSERT INTO log_records VALUES (2, 'n1', 200, '2026-12-03T10:00:01.000Z', 'unparsed', '', '', '', '', '', '',"
       "  '', '', 'not json');"
       "UPDATE schema_version SET version = 3;";
-  ASSERT_EQ(sqlite3_exec(db, v3, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  sqlite3_close(db);
+  raw(v3);
   auto s = Store::open(path_);
   ASSERT_TRUE(s) << s.error().message;
   Store& st = **s;
   EXPECT_EQ(st.schema_version(), kStoreSchemaVersion);
+  {
+    auto db = Db::open(path_);
+    ASSERT_TRUE(db);
+    Stmt q(**db, "SELECT x.value, l.entry FROM user_settings x JOIN list_entries l ON l.user_id = x.user_id "
+                 "WHERE x.user_id = 7;");
+    ASSERT_EQ(q.step(), kStepRow) << (*db)->error();
+    EXPECT_EQ(q.text(0), "4");
+    EXPECT_EQ(q.text(1), "x@y.test");
+  }
   EXPECT_EQ(st.log_count(), 2u);
   for (auto set : {+[](LogQuery& q) { q.tenant = "ten"; }, +[](LogQuery& q) { q.sender = "a@B.test"; },
                    +[](LogQuery& q) { q.rcpt = "c@d.TEST"; }, +[](LogQuery& q) { q.message_id = "<m1>"; },

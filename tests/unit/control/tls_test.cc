@@ -37,6 +37,7 @@
 #include "control/push/push_server.h"
 #include "control/store/policy_store.h"
 #include "ipc/frame.h"
+#include "test_store.h"
 
 namespace mx::control {
 namespace {
@@ -189,7 +190,7 @@ class TlsTest : public ::testing::Test {
     write_pem(dir_, "node", *node);
     write_pem(dir_, "cn-only", *cn_only);
     write_pem(dir_, "rogue", *rogue);
-    auto s = Store::open(dir_ + "/control.db");
+    auto s = Store::open(test_store(dir_ + "/control.db"));
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     auto p = PushServer::listen(dir_ + "/node.sock", *store_, PushLimits{10000, kTestHandshakeMs});
