@@ -4,6 +4,8 @@
 # mxgate itself restarts meanwhile. Records are searchable with mxgatectl log search. The node's
 # own counters reach control too (stats frames): GET /metrics relays them with node="lab-1", and
 # its messages by class and action equal the node's records.
+# Under tests/unit/control/with_postgresql.sh (MXGATE_TEST_PG set) control keeps its store on
+# that PostgreSQL server instead of a SQLite file, and the same checks read it with psql.
 source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 SINK_PID=""; CTL_PID=""
@@ -25,8 +27,19 @@ node_name = "lab-1"
 state_dir = "$work/state"
 EOF
 export MXGATECTL_SOCKET=$work/api.sock
+STORE=${MXGATE_TEST_PG:-$work/control.db}
+if [[ -n ${MXGATE_TEST_PG:-} ]]; then
+  say "store: PostgreSQL ($MXGATE_TEST_PG)"
+  records_sql() { psql "$MXGATE_TEST_PG" -XAtq -c "$1"; }
+  DISTINCT_IDS="SELECT count(DISTINCT convert_from(line, 'UTF8')::json->>'id') FROM log_records WHERE convert_from(line, 'UTF8')::json->>'event' = 'message';"
+  ALL_LINES="SELECT convert_from(line, 'UTF8') FROM log_records ORDER BY seq;"
+else
+  records_sql() { sqlite3 "$work/control.db" "$1"; }
+  DISTINCT_IDS="SELECT count(DISTINCT json_extract(line, '\$.id')) FROM log_records WHERE json_extract(line, '\$.event') = 'message';"
+  ALL_LINES="SELECT line FROM log_records ORDER BY seq;"
+fi
 ctl_start() {
-  "$CTL" --store "$work/control.db" --node-socket "$work/control.sock" --api-socket "$work/api.sock" \
+  "$CTL" --store "$STORE" --node-socket "$work/control.sock" --api-socket "$work/api.sock" \
     >>"$work/control.log" 2>&1 &
   CTL_PID=$!
   for _ in $(seq 1 50); do [[ -S $work/api.sock ]] && "$CLI" status >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -100,8 +113,9 @@ check "load: smtp-source finished" eq "$rc" 0
 check "load: every message a record on the node" eq "$(grep -c '"event":"message"' "$TXLOG")" "$N"
 check "control killed mid-load (records were still being written)" lt "$at_kill" "$N"
 check "every record collected" wait_for 30 all_collected
-check "no record twice" eq "$(sqlite3 "$work/control.db" "SELECT count(DISTINCT json_extract(line, '\$.id')) FROM log_records WHERE json_extract(line, '\$.event') = 'message';")" "$N"
-check "the same records as the node's file" bash -c "diff <(sqlite3 '$work/control.db' 'SELECT line FROM log_records ORDER BY seq;') '$TXLOG' >/dev/null"
+check "no record twice" eq "$(records_sql "$DISTINCT_IDS")" "$N"
+records_sql "$ALL_LINES" >"$work/collected.txt"
+check "the same records as the node's file" diff -q "$work/collected.txt" "$TXLOG"
 
 # --- the node's counters in control's /metrics (stats frames; the node sends them every 5 s) ---
 check "metrics: lab-1's messages by class and action equal its $N records" wait_for 30 node_counters_match 0 "$N"
