@@ -196,6 +196,49 @@ int main(int argc, char** argv) {
     std::printf("%-12s %8zu %10.3f %10.3f %10.3f %10.0f\n", q.name, ms.size(), percentile(ms, 0.5),
                 percentile(ms, 0.99), percentile(ms, 1.0), percentile(rows, 0.5));
   }
+
+  // Retention: half the tenants keep records 1 day, a week later; control's purge removes them in
+  // steps of 20,000 records looked at (mxgate-control's kLogPurgeStep). Baseline: deleting the
+  // same share of rows from the one-column table in one statement.
+  {
+    sqlite3_open(base_db.c_str(), &b);
+    t0 = Clock::now();
+    sqlite3_exec(b, "DELETE FROM l WHERE rowid % 2 = 0;", nullptr, nullptr, nullptr);
+    const double del_base_s = seconds_since(t0);
+    const auto del_base_n = static_cast<unsigned long long>(sqlite3_changes(b));
+    sqlite3_close(b);
+    mx::control::LogRetention keep;
+    for (int t = 0; t < 100; t += 2) keep.tenant_days["tenant" + std::to_string(t)] = 1;
+    const int64_t week_later = (1796256000LL + 8 * 86400) * 1000;  // records are of 2026-12-03
+    mx::control::LogPurgeCursor cursor;
+    uint64_t removed = 0, steps = 0;
+    std::vector<double> step_ms;
+    t0 = Clock::now();
+    c0 = cpu_seconds();
+    do {
+      const auto ts = Clock::now();
+      auto n = (*store)->purge_log(keep, week_later, 20000, cursor);
+      if (!n) {
+        std::fprintf(stderr, "bench_control_log: %s\n", n.error().message.c_str());
+        return 1;
+      }
+      removed += *n;
+      ++steps;
+      step_ms.push_back(seconds_since(ts) * 1000);
+      if (steps % 25 == 0) std::fprintf(stderr, "purge: %llu removed\n", static_cast<unsigned long long>(removed));
+    } while (cursor.more);
+    const double purge_s = seconds_since(t0), purge_cpu = cpu_seconds() - c0;
+    std::printf("\n%-45s %8s %12s %10s\n", "retention purge", "seconds", "records/s", "CPU s");
+    std::printf("%-45s %8.2f %12.0f %10s\n", "baseline: one DELETE of half the rows", del_base_s,
+                static_cast<double>(del_base_n) / del_base_s, "-");
+    std::printf("%-45s %8.2f %12.0f %10.2f\n", "mxgate-control purge (half the tenants)", purge_s,
+                static_cast<double>(removed) / purge_s, purge_cpu);
+    std::printf("purge: %llu of %llu records removed in %llu steps (ms a step: p50 %.0f, p99 %.0f, max %.0f); %llu left\n",
+                static_cast<unsigned long long>(removed), static_cast<unsigned long long>(records),
+                static_cast<unsigned long long>(steps), percentile(step_ms, 0.5), percentile(step_ms, 0.99),
+                percentile(step_ms, 1.0),
+                static_cast<unsigned long long>((*store)->log_count()));
+  }
   for (const char* s : {"", "-wal", "-shm"}) {
     ::unlink((db + s).c_str());
     ::unlink((base_db + s).c_str());

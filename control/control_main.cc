@@ -10,7 +10,10 @@
 #include <poll.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -22,7 +25,9 @@
 #include "control/build_info.h"
 #include "control/push/push_server.h"
 #include "control/store/db.h"
+#include "control/store/policy_store.h"
 #include "control/store/store.h"
+#include "ipc/snapshot.h"
 
 namespace {
 
@@ -32,7 +37,7 @@ extern "C" void on_stop(int) { g_stop.store(true); }
 constexpr const char* kUsage =
     "usage: mxgate-control [--store FILE|URL] [--node-socket PATH] [--api-socket PATH]\n"
     "                      [--node-listen HOST:PORT --node-ca FILE] [--api-listen HOST:PORT]\n"
-    "                      [--tls-cert FILE --tls-key FILE]\n"
+    "                      [--tls-cert FILE --tls-key FILE] [--log-retention-days N]\n"
     "\n"
     "The control plane: keeps the policy generations, pushes the current one to every mxgate\n"
     "that connects to the node socket, and serves the JSON API (mxgatectl) on the API socket.\n"
@@ -49,9 +54,25 @@ constexpr const char* kUsage =
     "  --api-listen HOST:PORT  also serve the API over HTTPS (every request needs a token)\n"
     "  --tls-cert FILE     control's certificate chain (PEM), for both TCP listeners\n"
     "  --tls-key FILE      its private key (PEM)\n"
+    "  --log-retention-days N  keep transaction records N days (a tenant's log_retention_days\n"
+    "                      overrides it); 0 keeps them for ever                            [90]\n"
+    "  --log-purge-every S  how often, in seconds, expired records are removed            [600]\n"
     "  --help, --version\n"
     "\n"
     "Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (the reason on stderr); 2 usage.\n";
+
+bool parse_bounded(const std::string& s, int lo, int hi, int& out) {
+  int v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+// Expired transaction records are removed in steps of this many records looked at (one
+// transaction each, between two turns of the event loop), so nodes and API clients wait at most
+// one step (~0.1 s at 20,000).
+constexpr size_t kLogPurgeStep = 20000;
 
 int usage_error(const char* why) {
   std::fprintf(stderr, "mxgate-control: %s\n%s", why, kUsage);
@@ -64,6 +85,7 @@ int main(int argc, char** argv) {
   std::string store_path = "/var/lib/mxgate/control.db", node_sock = "/run/mxgate/control.sock",
               api_sock = "/run/mxgate/api.sock";
   std::string node_listen, api_listen, tls_cert, tls_key, node_ca;
+  std::string retention_arg = "90", purge_every_arg = "600";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](std::string& out) {
@@ -95,11 +117,19 @@ int main(int argc, char** argv) {
       value(tls_key);
     } else if (a == "--node-ca") {
       value(node_ca);
+    } else if (a == "--log-retention-days") {
+      value(retention_arg);
+    } else if (a == "--log-purge-every") {
+      value(purge_every_arg);
     } else {
       std::fprintf(stderr, "mxgate-control: unknown argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
     }
   }
+  int retention_days = 0, purge_every_s = 0;
+  if (!parse_bounded(retention_arg, 0, static_cast<int>(mx::ipc::kMaxLogRetentionDays), retention_days))
+    return usage_error("--log-retention-days takes 0..3650");
+  if (!parse_bounded(purge_every_arg, 1, 86400, purge_every_s)) return usage_error("--log-purge-every takes 1..86400 seconds");
   const bool tcp = !node_listen.empty() || !api_listen.empty();
   if (tcp && (tls_cert.empty() || tls_key.empty())) return usage_error("--node-listen and --api-listen need --tls-cert and --tls-key");
   if (!tcp && (!tls_cert.empty() || !tls_key.empty())) return usage_error("--tls-cert and --tls-key go with --node-listen or --api-listen");
@@ -169,8 +199,27 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(cur.empty() ? 0 : cur[0].gen), node_sock.c_str(), api_sock.c_str(),
                also.c_str());
   std::fflush(stderr);
+  mx::control::PolicyStore policy(**store);
+  mx::control::LogPurgeCursor purge;
+  uint64_t purged = 0;
+  auto next_purge = std::chrono::steady_clock::now() + std::chrono::seconds(std::min(purge_every_s, 10));
   std::vector<pollfd> fds;
   while (!g_stop.load()) {
+    if (std::chrono::steady_clock::now() >= next_purge) {
+      const auto keep = policy.log_retention(retention_days);
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+      auto n = (*store)->purge_log(keep, now_ms, kLogPurgeStep, purge);
+      if (!n) std::fprintf(stderr, "mxgate-control: %s\n", n.error().message.c_str());
+      else purged += *n;
+      if (!n || !purge.more) {  // the round is over: the next starts from the oldest again
+        if (purged) std::fprintf(stderr, "mxgate-control: log retention: %llu expired record(s) removed\n",
+                                 static_cast<unsigned long long>(purged));
+        purge = {};
+        purged = 0;
+        next_purge = std::chrono::steady_clock::now() + std::chrono::seconds(purge_every_s);
+      }
+    }
     fds.clear();
     (*push)->fill(fds);
     const size_t split = fds.size();

@@ -94,7 +94,7 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
   if (auto err = r.unknown_keys({"name", "domains", "route", "route_tls", "route_tls_name", "spool", "verify_recipients", "rules", "rules_text", "spam_threshold",
                                  "bulk_threshold", "action_clean", "action_bulk", "action_spam", "action_phish",
                                  "action_unscannable", "subject_tag", "allow_senders", "block_senders",
-                                 "max_message_size"}))
+                                 "max_message_size", "log_retention_days"}))
     return err;
   for (const char* k : {"name", "domains", "route"})
     if (auto err = r.missing(k)) return err;
@@ -115,6 +115,9 @@ std::optional<Error> read_tenant(const std::string& src, const TomlTable& t, Ten
     return Error{r.where(*r.raw("rules_text"), "rules_text") + "larger than " + std::to_string(kMaxRulesFileBytes) + " bytes"};
   r.str("subject_tag", out.policy.subject_tag, err);
   r.uint("max_message_size", out.max_message_size, 1024, 1ull << 30, err);
+  uint64_t retention = 0;
+  r.uint("log_retention_days", retention, 1, kMaxLogRetentionDays, err);
+  out.log_retention_days = static_cast<uint32_t>(retention);
   if (err) return err;
   if (out.name.empty() || out.name.size() > 64 ||
       out.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos)

@@ -29,6 +29,7 @@ namespace mx::ipc {
 
 constexpr size_t kMaxTenants = 10000;
 constexpr size_t kMaxTenantDomains = 1000;   // per tenant
+constexpr uint64_t kMaxLogRetentionDays = 3650;  // ten years: a tenant's log_retention_days
 constexpr size_t kMaxUsers = 1000000;
 constexpr size_t kMaxListEntries = 10000;    // allow/block entries per list
 constexpr size_t kMaxRulesFileBytes = 16u << 20;
@@ -52,6 +53,9 @@ struct Tenant {
   // RCPT is answered, so recipients it refuses are refused to the sender, not bounced later.
   bool verify_recipients = true;
   uint64_t max_message_size = 0;     // 0: the gateway's
+  // How long mxgate-control keeps the tenant's transaction records, in days (0: control's
+  // --log-retention-days). Control's own setting: the data plane reads and ignores it.
+  uint32_t log_retention_days = 0;
   scan::TenantPolicy policy;
   std::shared_ptr<const scan::HsRules> rules;
   std::string rules_text;            // the source, for the scan thread's scratch and the log

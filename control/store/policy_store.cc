@@ -223,6 +223,7 @@ const std::vector<SettingKey>& tenant_setting_keys() {
       {"action_phish", SettingType::kString, "deliver, tag, quarantine, tempfail or reject"},
       {"action_unscannable", SettingType::kString, "deliver, tag, quarantine, tempfail or reject"},
       {"subject_tag", SettingType::kString, "prefix for the Subject of tagged mail"},
+      {"log_retention_days", SettingType::kInt, "days control keeps the tenant's transaction records (1-3650)"},
   };
   return keys;
 }
@@ -234,6 +235,20 @@ const std::vector<SettingKey>& user_setting_keys() {
       {"bulk_action", SettingType::kString, "overrides the tenant's action for bulk"},
   };
   return keys;
+}
+
+LogRetention PolicyStore::log_retention(int default_days) {
+  LogRetention keep;
+  keep.default_days = default_days;
+  Stmt q(*store_.db_, "SELECT t.name, s.value FROM tenant_settings s JOIN tenants t ON t.id = s.tenant "
+                      "WHERE s.key = 'log_retention_days';");
+  while (q.step() == kStepRow) {
+    int days = 0;
+    const std::string v = q.text(1);
+    if (std::from_chars(v.data(), v.data() + v.size(), days).ec == std::errc{} && days > 0)
+      keep.tenant_days[q.text(0)] = days;
+  }
+  return keep;
 }
 
 std::optional<int64_t> PolicyStore::tenant_id(const std::string& name) {

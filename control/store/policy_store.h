@@ -142,6 +142,10 @@ class PolicyStore {
   std::vector<TokenInfo> tokens();
   std::optional<Scope> check_token(std::string_view secret);
 
+  // How long the log keeps records: `default_days` and each tenant's log_retention_days as set
+  // (in effect at once: it is control's own, not pushed).
+  LogRetention log_retention(int default_days);
+
  private:
   std::optional<int64_t> tenant_id(const std::string& name);
   std::optional<int64_t> user_id(int64_t tenant, const std::string& address);

@@ -17,10 +17,12 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/expected.h"
@@ -73,6 +75,20 @@ struct LogQuery {
   size_t limit = 100;
 };
 
+// How long transaction records are kept, in days from their time; 0: for ever.
+struct LogRetention {
+  int default_days = 0;                               // a record whose tenant has no days of its own
+  std::unordered_map<std::string, int> tenant_days;   // by tenant name (a record's "tenant")
+};
+
+// Where a purge got to: the (time, id) of the last record it looked at. A purge round starts
+// from the oldest ({}) and goes on from here until `more` is false.
+struct LogPurgeCursor {
+  int64_t time = std::numeric_limits<int64_t>::min();
+  int64_t id = 0;
+  bool more = false;
+};
+
 struct AuditEntry {
   int64_t id = 0;
   std::string time, actor, action, object, detail;
@@ -112,6 +128,10 @@ class Store {
   // At most q.limit records, newest first: by time, then node, then position (descending).
   std::vector<LogRecord> search_log(const LogQuery& q);
   uint64_t log_count();
+  // Removes, in one transaction, the expired records among the next `scan` records (oldest first)
+  // after `cursor` that are older than the shortest retention, with their keys; advances the
+  // cursor. Returns the records removed.
+  Expected<uint64_t> purge_log(const LogRetention& keep, int64_t now_ms, size_t scan, LogPurgeCursor& cursor);
 
   void audit(const std::string& actor, const std::string& action, const std::string& object,
              const std::string& detail);

@@ -103,6 +103,37 @@ TEST_F(PolicyTest, AChangeANodeWouldRefuseIsRefusedWithItsKey) {
   EXPECT_EQ(t->domains, std::vector<std::string>{"acme.test"});
 }
 
+// log_retention_days: checked like any setting (1..3650), in effect for control's log purge at
+// once (PolicyStore::log_retention), and carried in the compiled document (nodes ignore it).
+TEST_F(PolicyTest, ATenantsLogRetentionIsASettingControlReads) {
+  make_tenant("acme", "acme.test");
+  make_tenant("beta", "beta.test");
+  for (const char* bad : {"0", "3651", "-1", "ten", "1.5"}) {
+    auto r = policy_->set_tenant("acme", {{"log_retention_days", bad}}, "t");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("log_retention_days"), std::string::npos) << r.error().message;
+  }
+  EXPECT_TRUE(policy_->log_retention(90).tenant_days.empty());
+  ASSERT_TRUE(policy_->set_tenant("acme", {{"log_retention_days", "30"}}, "t"));
+  const LogRetention keep = policy_->log_retention(90);
+  EXPECT_EQ(keep.default_days, 90);
+  ASSERT_EQ(keep.tenant_days.size(), 1u);
+  EXPECT_EQ(keep.tenant_days.at("acme"), 30);
+  const Compiled doc = policy_->compile();
+  auto snap = ipc::parse_snapshot(doc.document, "compiled", 0);
+  ASSERT_TRUE(snap) << snap.error().message;
+  bool seen = false;
+  for (const ipc::Tenant& t : (*snap)->tenants()) {
+    if (t.name == "acme") {
+      seen = true;
+      EXPECT_EQ(t.log_retention_days, 30u);
+    }
+  }
+  EXPECT_TRUE(seen);
+  ASSERT_TRUE(policy_->set_tenant("acme", {{"log_retention_days", ""}}, "t"));  // unset
+  EXPECT_TRUE(policy_->log_retention(7).tenant_days.empty());
+}
+
 TEST_F(PolicyTest, CompileLeavesOutIncompleteAndSuspendedTenantsAndValidates) {
   make_tenant("acme", "acme.test");
   ASSERT_TRUE(policy_->add_tenant("nodomain", "t"));

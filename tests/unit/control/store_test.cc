@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 #include <tuple>
@@ -535,6 +536,144 @@ TEST_F(StoreTest, LogRecipientsAndSendersIgnoreCase) {
   q.rcpt = "dave@x.test";
   EXPECT_TRUE(st.search_log(q).empty());
   EXPECT_EQ(st.log_count(), 1u);
+}
+
+// Retention: records older than their tenant's days (or the default) go, with their keys and
+// their buckets' counts; the rest stay, searchable, and ingest goes on. Records come from two
+// nodes, one sending old records late (bucket time spans overlap), with lines that are not JSON
+// (no tenant, no time: the oldest, under the default). The purge runs in small steps.
+TEST_F(StoreTest, LogRetentionRemovesExpiredRecordsAndTheirKeys) {
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s);
+  Store& st = **s;
+  constexpr int64_t kDay = 86'400'000;
+  const int64_t now = 1'796'299'200'000;  // 2026-12-03T12:00:00Z
+  auto iso = [](int64_t ms) {
+    const time_t t = static_cast<time_t>(ms / 1000);
+    struct tm tm{};
+    gmtime_r(&t, &tm);
+    char b[96];
+    std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    return std::string(b);
+  };
+  LogRetention keep;
+  keep.default_days = 10;
+  keep.tenant_days = {{"short", 2}, {"long", 30}};
+  struct Rec {
+    std::string node;
+    uint64_t seq;
+    int64_t time;
+    std::string tenant, from;
+    bool kept;
+  };
+  std::vector<Rec> all;
+  std::mt19937_64 rng(5);
+  const char* tenants[] = {"short", "long", "dflt", ""};
+  std::string batch[2];
+  uint64_t at[2] = {0, 0}, next[2] = {0, 0};
+  auto flush = [&](int n) {
+    if (batch[n].empty()) return;
+    auto r = st.add_log_batch(n ? "b" : "a", at[n], batch[n]);
+    ASSERT_TRUE(r) << r.error().message;
+    at[n] = next[n];
+    batch[n].clear();
+  };
+  constexpr int kRecords = 12000;
+  for (int i = 0; i < kRecords; ++i) {
+    const int n = i % 4 == 0;  // node b: a quarter, its first half 40..20 days old, sent last
+    int64_t time = now - 40 * kDay + (i * (40 * kDay / kRecords));
+    if (n && i < kRecords / 2) time = now - 40 * kDay + static_cast<int64_t>(rng() % (20 * kDay));
+    Rec r{n ? "b" : "a", next[n], time, tenants[rng() % 4], "s" + std::to_string(rng() % 50) + "@x.test", false};
+    std::string line;
+    if (r.tenant.empty() && i % 8 == 3) {
+      line = "not json " + std::to_string(i);  // no time: counts as the oldest
+      r.time = 0;
+      r.from.clear();
+    } else {
+      line = "{\"time\":\"" + iso(time) + "\",\"event\":\"message\",\"tenant\":\"" + r.tenant + "\",\"mail_from\":\"" +
+             r.from + "\",\"rcpts\":[\"u" + std::to_string(i % 7) + "@d.test\"],\"message_id\":\"<m" +
+             std::to_string(i) + ">\",\"client_ip\":\"198.18.0." + std::to_string(i % 200) + "\"}";
+    }
+    const auto own = keep.tenant_days.find(r.tenant);
+    const int days = own != keep.tenant_days.end() ? own->second : keep.default_days;
+    r.kept = r.time >= now - days * kDay;
+    batch[n] += line + "\n";
+    next[n] += line.size() + 1;
+    all.push_back(r);
+    if (n == 0 && batch[0].size() > 40000) flush(0);
+    if (n == 1 && i >= kRecords / 2 && batch[1].size() > 40000) flush(1);
+  }
+  flush(0);
+  flush(1);
+  ASSERT_EQ(st.log_count(), static_cast<uint64_t>(kRecords));
+  const auto expected_kept = static_cast<uint64_t>(std::count_if(all.begin(), all.end(), [](const Rec& r) { return r.kept; }));
+  ASSERT_GT(expected_kept, 1000u);
+  ASSERT_LT(expected_kept, static_cast<uint64_t>(kRecords) - 1000);
+
+  LogPurgeCursor cursor;
+  uint64_t removed = 0;
+  int steps = 0;
+  do {
+    auto n = st.purge_log(keep, now, 777, cursor);
+    ASSERT_TRUE(n) << n.error().message;
+    removed += *n;
+    ASSERT_LT(++steps, 100);
+  } while (cursor.more);
+  EXPECT_GT(steps, 3);
+  EXPECT_EQ(removed, kRecords - expected_kept);
+  EXPECT_EQ(st.log_count(), expected_kept);
+
+  // Exactly the kept records remain.
+  LogQuery every;
+  every.limit = kRecords;
+  std::vector<std::pair<std::string, uint64_t>> got, want;
+  for (const LogRecord& r : st.search_log(every)) got.emplace_back(r.node, r.seq);
+  for (const Rec& r : all)
+    if (r.kept) want.emplace_back(r.node, r.seq);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  // No key is left of a removed record, and the buckets count what is left.
+  {
+    auto db = Db::open(path_);
+    ASSERT_TRUE(db);
+    Stmt orphans(**db, "SELECT count(*) FROM log_keys k WHERE NOT EXISTS (SELECT 1 FROM log_records r WHERE r.id = k.record);");
+    ASSERT_EQ(orphans.step(), kStepRow);
+    EXPECT_EQ(orphans.i64(0), 0);
+    Stmt negative(**db, "SELECT count(*) FROM log_buckets WHERE records < 0;");
+    ASSERT_EQ(negative.step(), kStepRow);
+    EXPECT_EQ(negative.i64(0), 0);
+  }
+  // Searches by key find kept records only: a sender, per tenant.
+  for (const char* t : {"short", "long", "dflt"}) {
+    LogQuery q;
+    q.tenant = t;
+    q.sender = "s7@x.test";
+    q.limit = kRecords;
+    const auto hits = st.search_log(q);
+    const auto n = std::count_if(all.begin(), all.end(), [&](const Rec& r) { return r.kept && r.tenant == t && r.from == "s7@x.test"; });
+    EXPECT_EQ(hits.size(), static_cast<size_t>(n)) << t;
+  }
+  // Again: nothing more to remove. Then ingest goes on.
+  LogPurgeCursor again;
+  auto n = st.purge_log(keep, now, kRecords * 2, again);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 0u);
+  EXPECT_FALSE(again.more);
+  auto more = st.add_log_batch("a", at[0], "{\"time\":\"" + iso(now) + "\",\"tenant\":\"short\",\"mail_from\":\"new@x.test\"}\n");
+  ASSERT_TRUE(more);
+  EXPECT_EQ(*more, 1u);
+  EXPECT_EQ(st.log_count(), expected_kept + 1);
+  LogQuery fresh;
+  fresh.sender = "NEW@x.test";
+  EXPECT_EQ(st.search_log(fresh).size(), 1u);
+  // No retention at all removes nothing.
+  LogPurgeCursor none;
+  auto zero = st.purge_log(LogRetention{}, now + 1000 * kDay, kRecords, none);
+  ASSERT_TRUE(zero);
+  EXPECT_EQ(*zero, 0u);
+  EXPECT_EQ(st.log_count(), expected_kept + 1);
 }
 
 // A version 3 file (the log in one wide table with five indexes and a recipients table) is
