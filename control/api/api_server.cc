@@ -641,18 +641,23 @@ std::string user_json(const UserInfo& u) {
 
 }  // namespace
 
-HttpResponse ApiServer::commit_objects(const std::string& actor, const std::string& comment, uint64_t rollback_of) {
+HttpResponse ApiServer::commit_objects(const std::string& actor, const std::string& comment, uint64_t rollback_of,
+                                       bool imported) {
   Compiled c = policy_.compile();
-  auto snap = ipc::parse_snapshot(c.document, "compiled policy", 0);
-  if (!snap) return error(400, snap.error().message);
-  auto gen = store_.commit(c.document, actor, comment, (*snap)->tenants().size(), (*snap)->users().size(), rollback_of);
+  if (!imported) {
+    auto snap = ipc::parse_snapshot(c.document, "compiled policy", 0);
+    if (!snap) return error(400, snap.error().message);
+    c.tenants = (*snap)->tenants().size();
+    c.users = (*snap)->users().size();
+  }
+  auto gen = store_.commit(c.document, actor, comment, c.tenants, c.users, rollback_of);
   if (!gen) return error(500, gen.error().message);
   policy_.mark_committed();
   push_.publish(*gen, c.document);
   std::string o = "{";
   kn(o, "generation", *gen);
-  kn(o, "tenants", (*snap)->tenants().size());
-  kn(o, "users", (*snap)->users().size());
+  kn(o, "tenants", c.tenants);
+  kn(o, "users", c.users);
   kn(o, "nodes_connected", push_.connected());
   if (rollback_of) kn(o, "rollback_of", rollback_of);
   o += ",\"left_out\":[";
@@ -667,18 +672,11 @@ HttpResponse ApiServer::commit_objects(const std::string& actor, const std::stri
 HttpResponse ApiServer::post_snapshot(const Call& c) {
   const HttpRequest& req = c.req;
   if (req.body.size() > ipc::kMaxSnapshotDocumentBytes) return error(413, "snapshot document too large");
-  // Nodes have no rule files: the document must carry its rules inline (mxgatectl import does).
-  auto doc = cfg::parse_toml(req.body, "snapshot", ipc::kMaxSnapshotDocumentBytes);
-  if (!doc) return error(400, doc.error().message);
-  for (const cfg::TomlTable& t : doc->tables)
-    for (const auto& [key, value] : t.entries)
-      if (t.name == "tenant" && key == "rules")
-        return error(400, "snapshot:" + std::to_string(value.line) +
-                              ": rules: a file name; send the rules inline (rules_text; mxgatectl import does)");
   // The document replaces the stored objects, and they are committed: later changes build on it.
-  auto imported = policy_.import_document(req.body, c.actor);
+  // Nodes have no rule files: the document must carry its rules inline (mxgatectl import does).
+  auto imported = policy_.import_document(req.body, c.actor, true);
   if (!imported) return error(400, imported.error().message);
-  return commit_objects(c.actor, std::string(req.param("comment").substr(0, kMaxComment)), 0);
+  return commit_objects(c.actor, std::string(req.param("comment").substr(0, kMaxComment)), 0, true);
 }
 
 HttpResponse ApiServer::post_rollback(const Call& c) {
@@ -688,7 +686,7 @@ HttpResponse ApiServer::post_rollback(const Call& c) {
   if (!old) return error(404, "no such generation");
   auto imported = policy_.import_document(old->document, c.actor);
   if (!imported) return error(409, "generation " + std::to_string(g) + " cannot be restored: " + imported.error().message);
-  return commit_objects(c.actor, std::string(c.req.param("comment").substr(0, kMaxComment)), g);
+  return commit_objects(c.actor, std::string(c.req.param("comment").substr(0, kMaxComment)), g, true);
 }
 
 HttpResponse ApiServer::post_commit(const Call& c) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <unordered_set>
 
 #include "common/ascii.h"
 #include "control/store/db.h"
@@ -750,11 +751,18 @@ Compiled PolicyStore::compile() {
   return c;
 }
 
-Expected<Compiled> PolicyStore::import_document(const std::string& document, const std::string& actor) {
-  auto snap = ipc::parse_snapshot(document, "snapshot", 0);
-  if (!snap) return snap.error();
+Expected<Compiled> PolicyStore::import_document(const std::string& document, const std::string& actor,
+                                                bool inline_rules) {
   auto doc = cfg::parse_toml(document, "snapshot", ipc::kMaxSnapshotDocumentBytes);
   if (!doc) return doc.error();
+  if (inline_rules)
+    for (const cfg::TomlTable& t : doc->tables)
+      if (t.name == "tenant")
+        if (const cfg::TomlValue* v = t.find("rules"))
+          return Error{"snapshot:" + std::to_string(v->line) +
+                       ": rules: a file name; send the rules inline (rules_text; mxgatectl import does)"};
+  auto snap = ipc::parse_snapshot(document, "snapshot", 0);
+  if (!snap) return snap.error();
   Db& db = *store_.db_;
   auto r = in_transaction(db, [&]() -> Expected<bool> {
     for (const char* sql : {"DELETE FROM list_entries;", "DELETE FROM user_settings;", "DELETE FROM users;",
@@ -764,15 +772,15 @@ Expected<Compiled> PolicyStore::import_document(const std::string& document, con
     }
     // Tenants are kept (with their ids, so their API tokens stay valid) when the document names
     // them again; the others go.
-    std::vector<std::string> names;
+    std::unordered_set<std::string> names;
     for (const cfg::TomlTable& t : doc->tables)
       if (t.name == "tenant")
-        if (const cfg::TomlValue* n = t.find("name")) names.push_back(n->str);
+        if (const cfg::TomlValue* n = t.find("name")) names.insert(n->str);
     {
       Stmt all(db, "SELECT name FROM tenants;");
       std::vector<std::string> gone;
       while (all.step() == kStepRow)
-        if (std::find(names.begin(), names.end(), all.text(0)) == names.end()) gone.push_back(all.text(0));
+        if (!names.contains(all.text(0))) gone.push_back(all.text(0));
       Stmt del(db, "DELETE FROM tenants WHERE name = ?;");
       for (const std::string& g : gone) {
         del.reset();

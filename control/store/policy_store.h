@@ -131,7 +131,9 @@ class PolicyStore {
   Compiled compile();
   // Replaces every tenant, domain, user and list entry with a document's (validated first,
   // whole; one transaction). Used by import and rollback, so that later changes build on it.
-  Expected<Compiled> import_document(const std::string& document, const std::string& actor);
+  // inline_rules: refuse a tenant's `rules` (a file name; a pushed document carries rules_text),
+  // checked before anything reads the document's files.
+  Expected<Compiled> import_document(const std::string& document, const std::string& actor, bool inline_rules = false);
   // Whether anything changed since the last commit, and the mark that a commit clears.
   bool changed();
   void mark_committed();

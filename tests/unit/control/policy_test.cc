@@ -134,6 +134,22 @@ TEST_F(PolicyTest, ATenantsLogRetentionIsASettingControlReads) {
   EXPECT_TRUE(policy_->log_retention(7).tenant_days.empty());
 }
 
+// A pushed document names no rule file: control would read its own files. Refused with 400
+// before anything is read or stored; the same document with rules_text is committed.
+TEST_F(PolicyTest, APostedSnapshotWithARuleFileIsRefused) {
+  const std::string head = "[[tenant]]\nname = \"acme\"\ndomains = [\"acme.test\"]\nroute = \"198.18.0.2:2525\"\n";
+  const HttpResponse bad = request("POST", "/v1/snapshot", "", head + "rules = \"/etc/passwd\"\n");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("send the rules inline"), std::string::npos) << bad.body;
+  EXPECT_TRUE(policy_->tenants().empty());
+  EXPECT_TRUE(store_->list(10).empty());
+  const HttpResponse good = request("POST", "/v1/snapshot", "", head + "rules_text = \"rule r body contains \\\"win\\\" score 1\\n\"\n");
+  EXPECT_EQ(good.status, 201) << good.body;
+  EXPECT_NE(good.body.find("\"tenants\":1"), std::string::npos) << good.body;
+  ASSERT_EQ(store_->list(10).size(), 1u);
+  EXPECT_EQ(store_->list(10)[0].tenants, 1u);
+}
+
 TEST_F(PolicyTest, CompileLeavesOutIncompleteAndSuspendedTenantsAndValidates) {
   make_tenant("acme", "acme.test");
   ASSERT_TRUE(policy_->add_tenant("nodomain", "t"));
