@@ -220,19 +220,44 @@ class PgQuery final : public Db::Query {
   int row_ = -1;
 };
 
+// What every connection (and every reconnection) sets first.
+constexpr const char* kPgSession = "SET client_min_messages = warning; SET TIME ZONE 'UTC';";
+
 class PgDb final : public Db {
  public:
   explicit PgDb(PGconn* c) : c_(c) {}
   ~PgDb() override { PQfinish(c_); }
   bool postgres() const override { return true; }
   Expected<bool> exec(std::string_view sql) override {
-    PGresult* r = PQexec(c_, std::string(sql).c_str());
-    const bool good = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    note(r);
-    PQclear(r);
+    const std::string text(sql);
+    const bool was_in_tx = in_tx_;
+    bool good = run(text);
+    // A lost connection (the server restarted, an idle timeout, a network cut): reconnect, and
+    // run the statement again unless it was part of a transaction, which went with the
+    // connection (its COMMIT fails; its ROLLBACK has nothing left to undo).
+    if (!good && reconnect()) {
+      if (text == "ROLLBACK;") good = true;
+      else if (!was_in_tx || text == "BEGIN;") good = run(text);
+    }
+    if (text == "BEGIN;") in_tx_ = good;
+    if (text == "COMMIT;" || text == "ROLLBACK;") in_tx_ = false;
     if (!good) return Error{error_};
     return true;
   }
+  // After a statement failed: whether the connection was lost and is back (a new session).
+  bool reconnect() {
+    if (PQstatus(c_) != CONNECTION_BAD) return false;
+    PQreset(c_);
+    in_tx_ = false;
+    if (PQstatus(c_) != CONNECTION_OK) {
+      fail("connection to the PostgreSQL server lost, and reconnecting failed: " + last_pq_error());
+      return false;
+    }
+    ++reconnects_;
+    return run(kPgSession);
+  }
+  bool in_transaction() const { return in_tx_; }
+  uint64_t reconnects() const override { return reconnects_; }
   Expected<bool> exec_schema(std::string_view sql) override { return exec(pg_schema(sql)); }
   Expected<bool> begin() override { return exec("BEGIN;"); }
   std::unique_ptr<Query> prepare(const char* sql) override { return std::make_unique<PgQuery>(*this, sql); }
@@ -240,6 +265,11 @@ class PgDb final : public Db {
   bool unique_violation() const override { return sqlstate_ == "23505"; }
   uint64_t changes() const override { return changes_; }
   PGconn* conn() { return c_; }
+  std::string last_pq_error() const {
+    std::string m = PQerrorMessage(c_);
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
   // What a finished statement leaves behind: its error, SQLSTATE and rows changed.
   void note(const PGresult* r) {
     const ExecStatusType st = PQresultStatus(r);
@@ -263,7 +293,16 @@ class PgDb final : public Db {
   }
 
  private:
+  bool run(const std::string& sql) {
+    PGresult* r = PQexec(c_, sql.c_str());
+    const bool good = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    note(r);
+    PQclear(r);
+    return good;
+  }
   PGconn* c_;
+  bool in_tx_ = false;
+  uint64_t reconnects_ = 0;
   std::string error_, sqlstate_;
   uint64_t changes_ = 0;
 };
@@ -278,9 +317,17 @@ int PgQuery::step() {
       values[i] = params_[i]->c_str();
       lengths[i] = static_cast<int>(params_[i]->size());
     }
-    res_ = PQexecParams(db_.conn(), sql_.c_str(), static_cast<int>(params_.size()), nullptr, values.data(),
-                        lengths.data(), binary_.data(), 0);
-    db_.note(res_);
+    const bool was_in_tx = db_.in_transaction();
+    auto send = [&] {
+      PQclear(res_);
+      res_ = PQexecParams(db_.conn(), sql_.c_str(), static_cast<int>(params_.size()), nullptr, values.data(),
+                          lengths.data(), binary_.data(), 0);
+      db_.note(res_);
+    };
+    send();
+    const ExecStatusType first = PQresultStatus(res_);
+    // A lost connection: once more on a new one, unless a transaction went with the old.
+    if (first != PGRES_COMMAND_OK && first != PGRES_TUPLES_OK && db_.reconnect() && !was_in_tx) send();
     const ExecStatusType st = PQresultStatus(res_);
     if (st == PGRES_COMMAND_OK) return kStepDone;
     if (st != PGRES_TUPLES_OK) return kStepError;
@@ -319,7 +366,7 @@ Expected<std::unique_ptr<Db>> Db::open(const std::string& where) {
     }
     PQsetNoticeProcessor(c, ignore_notice, nullptr);
     auto db = std::make_unique<PgDb>(c);
-    if (auto r = db->exec("SET client_min_messages = warning; SET TIME ZONE 'UTC';"); !r)
+    if (auto r = db->exec(kPgSession); !r)
       return Error{"store " + redacted_store(where) + ": " + r.error().message};
     return std::unique_ptr<Db>(std::move(db));
   }

@@ -72,6 +72,9 @@ class Db {
   // SQLite only: the rowid of the last row inserted (PostgreSQL: RETURNING; 0 here).
   virtual int64_t last_insert_id() const { return 0; }
   virtual sqlite3* sqlite() { return nullptr; }  // the SQLite handle (SQLite only)
+  // PostgreSQL: how many times a lost connection was made again (a statement outside a
+  // transaction is then run again; a transaction fails and its caller sees the error).
+  virtual uint64_t reconnects() const { return 0; }
 };
 
 // A prepared statement with bound parameters (1-based, `?` in the SQL); finalised when it goes.

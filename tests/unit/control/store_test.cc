@@ -676,6 +676,39 @@ TEST_F(StoreTest, LogRetentionRemovesExpiredRecordsAndTheirKeys) {
   EXPECT_EQ(st.log_count(), expected_kept + 1);
 }
 
+// PostgreSQL: when the server drops control's connection (a restart, a failover, an idle
+// timeout), the next statement reconnects and runs; a transaction cut in the middle fails as a
+// whole (its caller sees the error and nothing half-written stays), and the next one works.
+TEST_F(StoreTest, ALostPostgresqlConnectionIsMadeAgain) {
+  if (!testing_postgresql()) GTEST_SKIP() << "PostgreSQL only (run under with_postgresql.sh)";
+  auto s = Store::open(path_);
+  ASSERT_TRUE(s) << s.error().message;
+  Store& st = **s;
+  ASSERT_TRUE(st.commit("one", "alice", "", 1, 0));
+  auto cut_all = [&] {  // every other session of the test database, from a connection of our own
+    auto admin = Db::open(path_);
+    ASSERT_TRUE(admin) << admin.error().message;
+    Stmt q(**admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid();");
+    ASSERT_EQ(q.step(), kStepRow) << (*admin)->error();
+    EXPECT_GE(q.i64(0), 1);
+  };
+  cut_all();
+  // A read, a commit (a transaction: BEGIN is the first statement the new connection runs), a
+  // log batch: all work on the new connection.
+  ASSERT_EQ(st.list(10).size(), 1u);
+  cut_all();
+  auto g2 = st.commit("two", "bob", "", 1, 0);
+  ASSERT_TRUE(g2) << g2.error().message;
+  EXPECT_EQ(*g2, 2u);
+  cut_all();
+  auto added = st.add_log_batch("n", 0, "{\"time\":\"2026-12-03T10:00:00Z\",\"tenant\":\"t\"}\n");
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_EQ(*added, 1u);
+  EXPECT_EQ(st.log_count(), 1u);
+  EXPECT_EQ(st.current()->document, "two");
+}
+
 // A version 3 file (the log in one wide table with five indexes and a recipients table) is
 // migrated with its records: searchable, counted, and still exactly once.
 TEST_F(StoreTest, AVersion3LogIsCarriedOver) {
