@@ -160,8 +160,7 @@ const char* const kMigrations[] = {
     "ALTER TABLE log_records_4 RENAME TO log_records;"
     "CREATE INDEX log_time ON log_records (time);",
     // 5: `user` columns renamed user_id (`user` is a reserved word in PostgreSQL's SQL).
-    "ALTER TABLE user_settings RENAME COLUMN user TO user_id;"
-    "ALTER TABLE list_entries RENAME COLUMN user TO user_id;",
+    "ALTER TABLE user_settings RENAME COLUMN user TO user_id; ALTER TABLE list_entries RENAME COLUMN user TO user_id;",
 };
 constexpr int kMigrationCount = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 static_assert(kMigrationCount == kStoreSchemaVersion);
