@@ -11,7 +11,11 @@
 namespace mx {
 
 struct Error {
+  // What kind of failure, for callers that answer with a status (the control API: 400, 404,
+  // 409, 500). Most errors are kInvalid: the input is wrong, and the message says how.
+  enum class Kind : unsigned char { kInvalid, kNotFound, kConflict, kInternal };
   std::string message;
+  Kind kind = Kind::kInvalid;
 };
 
 template <typename T>

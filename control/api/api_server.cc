@@ -542,17 +542,17 @@ HttpResponse ApiServer::metrics(const Call&) {
 
 namespace {
 
-// The status for a refused change: missing objects 404, conflicts 409, the rest 400.
+// The status for a refused change, by the error's kind: missing objects 404, conflicts (a name
+// taken, a limit reached, something left to remove first) 409, the store failing 500, the rest
+// (the input is wrong) 400.
 HttpResponse refused(const Error& e) {
-  const std::string& m = e.message;
-  if (m.starts_with("no tenant") || m.find(" has no ") != std::string::npos || m.starts_with("no token") ||
-      m.find("is not on that list") != std::string::npos)
-    return error(404, m);
-  if (m.ends_with(" exists") || m.ends_with(" is taken") || m.find("already") != std::string::npos ||
-      m.find("remove them first") != std::string::npos || m.starts_with("at most"))
-    return error(409, m);
-  if (m.starts_with("store")) return error(500, m);
-  return error(400, m);
+  switch (e.kind) {
+    case Error::Kind::kNotFound: return error(404, e.message);
+    case Error::Kind::kConflict: return error(409, e.message);
+    case Error::Kind::kInternal: return error(500, e.message);
+    case Error::Kind::kInvalid: break;
+  }
+  return error(400, e.message);
 }
 
 HttpResponse done(int status = 200) { return json(status, "{\"ok\":true}"); }

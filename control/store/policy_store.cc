@@ -67,7 +67,7 @@ Expected<std::string> to_toml(const SettingKey& k, const std::string& v) {
       return std::to_string(n);
     }
   }
-  return Error{"unreachable"};
+  return Error{"unreachable", Error::Kind::kInternal};
 }
 
 std::string toml_text(const cfg::TomlValue& v) {
@@ -129,7 +129,7 @@ std::string sha256_hex(std::string_view s) {
 // Runs `body` in one IMMEDIATE transaction: committed when it succeeds, rolled back when not.
 template <typename F>
 Expected<bool> in_transaction(Db& db, F&& body) {
-  if (auto b = db.begin(); !b) return Error{"store busy: " + b.error().message};
+  if (auto b = db.begin(); !b) return Error{"store busy: " + b.error().message, Error::Kind::kInternal};
   Expected<bool> r = body();
   if (!r) {
     db.rollback();
@@ -137,12 +137,14 @@ Expected<bool> in_transaction(Db& db, F&& body) {
   }
   if (auto c = db.commit(); !c) {
     db.rollback();
-    return Error{"store: " + c.error().message};
+    return Error{"store: " + c.error().message, Error::Kind::kInternal};
   }
   return true;
 }
 
-Error db_error(Db& db, const char* what) { return Error{std::string(what) + ": " + db.error()}; }
+Error db_error(Db& db, const char* what) {
+  return Error{std::string(what) + ": " + db.error(), Error::Kind::kInternal};
+}
 
 std::vector<std::pair<std::string, std::string>> settings_of(Db& db, const char* sql, int64_t id) {
   Stmt q(db, sql);
@@ -334,11 +336,11 @@ Expected<bool> PolicyStore::add_tenant(const std::string& name, const std::strin
   if (!valid_tenant_name(name)) return Error{"tenant name '" + cut(name, 80) + "' must be 1-64 letters, digits, _ . -"};
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
-    if (tenant_id(name)) return Error{"tenant " + name + " exists"};
+    if (tenant_id(name)) return Error{"tenant " + name + " exists", Error::Kind::kConflict};
     {
       Stmt n(db, "SELECT count(*) FROM tenants;");
       if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxTenants)
-        return Error{"at most " + std::to_string(ipc::kMaxTenants) + " tenants"};
+        return Error{"at most " + std::to_string(ipc::kMaxTenants) + " tenants", Error::Kind::kConflict};
     }
     Stmt q(db, "INSERT INTO tenants (name, created) VALUES (?, ?);");
     if (q.bind(1, name).bind(2, utc_now()).step() != kStepDone) return db_error(db, "tenant add");
@@ -352,7 +354,7 @@ Expected<bool> PolicyStore::remove_tenant(const std::string& name, const std::st
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(name);
-    if (!id) return Error{"no tenant " + cut(name, 80)};
+    if (!id) return Error{"no tenant " + cut(name, 80), Error::Kind::kNotFound};
     auto before = tenant(name);
     // Tokens of the tenant go with it (ON DELETE CASCADE), as do domains, users and lists.
     Stmt q(db, "DELETE FROM tenants WHERE id = ?;");
@@ -375,7 +377,7 @@ Expected<bool> PolicyStore::suspend_tenant(const std::string& name, bool suspend
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(name);
-    if (!id) return Error{"no tenant " + cut(name, 80)};
+    if (!id) return Error{"no tenant " + cut(name, 80), Error::Kind::kNotFound};
     Stmt q(db, "UPDATE tenants SET suspended = ? WHERE id = ?;");
     if (q.bind(1, int64_t{suspended}).bind(2, *id).step() != kStepDone) return db_error(db, "tenant suspend");
     store_.audit(actor, suspended ? "tenant suspend" : "tenant resume", "tenant " + name, "");
@@ -391,7 +393,7 @@ Expected<bool> PolicyStore::set_tenant(const std::string& name,
   if (settings.empty()) return Error{"nothing to set"};
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(name);
-    if (!id) return Error{"no tenant " + cut(name, 80)};
+    if (!id) return Error{"no tenant " + cut(name, 80), Error::Kind::kNotFound};
     std::string detail;
     if (auto r = store_settings(db, kTenantSettings, *id, settings, detail); !r) return r;
     if (auto r = validate_tenant(*id, name, false); !r) return r;
@@ -453,18 +455,20 @@ Expected<bool> PolicyStore::add_domain(const std::string& tenant, const std::str
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
+    if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
     {
       Stmt o(db, "SELECT tenant FROM domains WHERE name = ?;");
       o.bind(1, d);
       if (o.step() == kStepRow)  // which tenant is not said: another tenant's names are not a tenant's business
-        return Error{o.i64(0) == *id ? "domain " + d + " is already the tenant's" : "domain " + d + " is taken"};
+        return Error{o.i64(0) == *id ? "domain " + d + " is already the tenant's" : "domain " + d + " is taken",
+                     Error::Kind::kConflict};
     }
     {
       Stmt n(db, "SELECT count(*) FROM domains WHERE tenant = ?;");
       n.bind(1, *id);
       if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxTenantDomains)
-        return Error{"at most " + std::to_string(ipc::kMaxTenantDomains) + " domains per tenant"};
+        return Error{"at most " + std::to_string(ipc::kMaxTenantDomains) + " domains per tenant",
+                     Error::Kind::kConflict};
     }
     Stmt q(db, "INSERT INTO domains (name, tenant) VALUES (?, ?);");
     if (q.bind(1, d).bind(2, *id).step() != kStepDone) return db_error(db, "domain add");
@@ -480,7 +484,7 @@ Expected<bool> PolicyStore::remove_domain(const std::string& tenant, const std::
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
+    if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
     {
       Stmt u(db, "SELECT count(*) FROM users WHERE tenant = ? AND address LIKE ? ESCAPE '\\';");
       std::string pat;
@@ -490,11 +494,12 @@ Expected<bool> PolicyStore::remove_domain(const std::string& tenant, const std::
       }
       u.bind(1, *id).bind(2, "%@" + pat);
       if (u.step() == kStepRow && u.i64(0) > 0)
-        return Error{"domain " + d + " has " + std::to_string(u.i64(0)) + " user(s); remove them first"};
+        return Error{"domain " + d + " has " + std::to_string(u.i64(0)) + " user(s); remove them first",
+                     Error::Kind::kConflict};
     }
     Stmt q(db, "DELETE FROM domains WHERE name = ? AND tenant = ?;");
     if (q.bind(1, d).bind(2, *id).step() != kStepDone) return db_error(db, "domain remove");
-    if (db.changes() == 0) return Error{"tenant " + tenant + " has no domain " + cut(d, 80)};
+    if (db.changes() == 0) return Error{"tenant " + tenant + " has no domain " + cut(d, 80), Error::Kind::kNotFound};
     store_.audit(actor, "domain remove", "tenant " + tenant, d);
     touch();
     return true;
@@ -507,7 +512,7 @@ Expected<bool> PolicyStore::add_user(const std::string& tenant, const std::strin
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
+    if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
     {
       Stmt d(db, "SELECT 1 FROM domains WHERE name = ? AND tenant = ?;");
       d.bind(1, a->substr(a->rfind('@') + 1)).bind(2, *id);
@@ -516,11 +521,11 @@ Expected<bool> PolicyStore::add_user(const std::string& tenant, const std::strin
     {
       Stmt n(db, "SELECT count(*) FROM users;");
       if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxUsers)
-        return Error{"at most " + std::to_string(ipc::kMaxUsers) + " users"};
+        return Error{"at most " + std::to_string(ipc::kMaxUsers) + " users", Error::Kind::kConflict};
     }
     Stmt q(db, "INSERT INTO users (tenant, address) VALUES (?, ?);");
     if (q.bind(1, *id).bind(2, *a).step() != kStepDone) {
-      if (db.unique_violation()) return Error{"user " + *a + " exists"};
+      if (db.unique_violation()) return Error{"user " + *a + " exists", Error::Kind::kConflict};
       return db_error(db, "user add");
     }
     if (auto r = validate_tenant(*id, tenant, true, *a); !r) return r;
@@ -535,9 +540,9 @@ Expected<bool> PolicyStore::remove_user(const std::string& tenant, const std::st
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
+    if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
     auto uid = user_id(*id, address);
-    if (!uid) return Error{"tenant " + tenant + " has no user " + cut(address, 80)};
+    if (!uid) return Error{"tenant " + tenant + " has no user " + cut(address, 80), Error::Kind::kNotFound};
     Stmt l(db, "DELETE FROM list_entries WHERE tenant = ? AND user_id = ?;");
     if (l.bind(1, *id).bind(2, *uid).step() != kStepDone) return db_error(db, "user remove");
     Stmt q(db, "DELETE FROM users WHERE id = ?;");
@@ -555,9 +560,9 @@ Expected<bool> PolicyStore::set_user(const std::string& tenant, const std::strin
   Db& db = *store_.db_;
   return in_transaction(db, [&]() -> Expected<bool> {
     auto id = tenant_id(tenant);
-    if (!id) return Error{"no tenant " + cut(tenant, 80)};
+    if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
     auto uid = user_id(*id, address);
-    if (!uid) return Error{"tenant " + tenant + " has no user " + cut(address, 80)};
+    if (!uid) return Error{"tenant " + tenant + " has no user " + cut(address, 80), Error::Kind::kNotFound};
     const std::string a = *normal_address(address);
     std::string detail = a + ": ";
     if (auto r = store_settings(db, kUserSettings, *uid, settings, detail); !r) return r;
@@ -607,10 +612,10 @@ std::optional<UserInfo> PolicyStore::user(const std::string& tenant, const std::
 
 Expected<std::pair<int64_t, int64_t>> PolicyStore::list_owner(const std::string& tenant, const std::string& user) {
   auto id = tenant_id(tenant);
-  if (!id) return Error{"no tenant " + cut(tenant, 80)};
+  if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
   if (user.empty()) return std::pair<int64_t, int64_t>{*id, 0};
   auto u = user_id(*id, user);
-  if (!u) return Error{"tenant " + tenant + " has no user " + cut(user, 80)};
+  if (!u) return Error{"tenant " + tenant + " has no user " + cut(user, 80), Error::Kind::kNotFound};
   return std::pair<int64_t, int64_t>{*id, *u};
 }
 
@@ -626,11 +631,11 @@ Expected<bool> PolicyStore::add_list_entry(const std::string& tenant, const List
       Stmt n(db, "SELECT count(*) FROM list_entries WHERE tenant = ? AND user_id = ? AND kind = ?;");
       n.bind(1, id).bind(2, uid).bind(3, e.kind);
       if (n.step() == kStepRow && static_cast<size_t>(n.i64(0)) >= ipc::kMaxListEntries)
-        return Error{"at most " + std::to_string(ipc::kMaxListEntries) + " entries per list"};
+        return Error{"at most " + std::to_string(ipc::kMaxListEntries) + " entries per list", Error::Kind::kConflict};
     }
     Stmt q(db, "INSERT INTO list_entries (tenant, user_id, kind, entry) VALUES (?, ?, ?, ?);");
     if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != kStepDone) {
-      if (db.unique_violation()) return Error{"'" + e.entry + "' is listed already"};
+      if (db.unique_violation()) return Error{"'" + e.entry + "' is listed already", Error::Kind::kConflict};
       return db_error(db, "list add");
     }
     if (auto r = validate_tenant(id, tenant, uid != 0, uid ? *normal_address(e.user) : ""); !r) return r;
@@ -650,7 +655,7 @@ Expected<bool> PolicyStore::remove_list_entry(const std::string& tenant, const L
     Stmt q(db, "DELETE FROM list_entries WHERE tenant = ? AND user_id = ? AND kind = ? AND entry = ?;");
     if (q.bind(1, id).bind(2, uid).bind(3, e.kind).bind(4, e.entry).step() != kStepDone)
       return db_error(db, "list remove");
-    if (db.changes() == 0) return Error{"'" + cut(e.entry, 80) + "' is not on that list"};
+    if (db.changes() == 0) return Error{"'" + cut(e.entry, 80) + "' is not on that list", Error::Kind::kNotFound};
     store_.audit(actor, e.kind + " remove", e.user.empty() ? "tenant " + tenant : "user " + *normal_address(e.user),
                  e.entry);
     touch();
@@ -865,7 +870,8 @@ Expected<std::string> PolicyStore::create_token(const std::string& name, const s
   if (!valid_tenant_name(name) || name.size() > kMaxTokenName)
     return Error{"token name '" + cut(name, 80) + "' must be 1-64 letters, digits, _ . -"};
   unsigned char raw[kTokenSecretBytes];
-  if (getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) return Error{"no randomness for a token"};
+  if (getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
+    return Error{"no randomness for a token", Error::Kind::kInternal};
   const std::string secret = "mxg_" + hex(raw, sizeof raw);
   Db& db = *store_.db_;
   auto r = in_transaction(db, [&]() -> Expected<bool> {
@@ -875,12 +881,12 @@ Expected<std::string> PolicyStore::create_token(const std::string& name, const s
       q.bind_null(3);
     } else {
       auto id = tenant_id(tenant);
-      if (!id) return Error{"no tenant " + cut(tenant, 80)};
+      if (!id) return Error{"no tenant " + cut(tenant, 80), Error::Kind::kNotFound};
       q.bind(3, *id);
     }
     q.bind(4, utc_now());
     if (q.step() != kStepDone) {
-      if (db.unique_violation()) return Error{"token " + name + " exists"};
+      if (db.unique_violation()) return Error{"token " + name + " exists", Error::Kind::kConflict};
       return db_error(db, "token add");
     }
     store_.audit(actor, "token add", "token " + name, tenant.empty() ? "operator" : "tenant " + tenant);
@@ -895,7 +901,7 @@ Expected<bool> PolicyStore::remove_token(const std::string& name, const std::str
   return in_transaction(db, [&]() -> Expected<bool> {
     Stmt q(db, "DELETE FROM tokens WHERE name = ?;");
     if (q.bind(1, name).step() != kStepDone) return db_error(db, "token remove");
-    if (db.changes() == 0) return Error{"no token " + cut(name, 80)};
+    if (db.changes() == 0) return Error{"no token " + cut(name, 80), Error::Kind::kNotFound};
     store_.audit(actor, "token remove", "token " + name, "");
     return true;
   });

@@ -295,5 +295,28 @@ TEST_F(PolicyTest, UnknownTokensAre401AndTheLocalSocketIsTheOperator) {
   EXPECT_EQ(request("DELETE", "/v1/tenants/nobody").status, 404);
 }
 
+// A refused change's status comes from what kind of refusal it is, not from its wording: a bad
+// value that happens to read "already" or "exists" is still 400.
+TEST_F(PolicyTest, RefusalsAnswerByKind) {
+  make_tenant("acme", "acme.test");
+  make_tenant("beta", "beta.test");
+  EXPECT_EQ(request("POST", "/v1/tenants", "", "{\"name\":\"bad name\"}").status, 400);
+  EXPECT_EQ(request("POST", "/v1/tenants/nobody/domains", "", "{\"domain\":\"x.test\"}").status, 404);
+  EXPECT_EQ(request("POST", "/v1/tenants/acme/domains", "", "{\"domain\":\"beta.test\"}").status, 409);
+  EXPECT_EQ(request("POST", "/v1/tenants/acme/domains", "", "{\"domain\":\"acme.test\"}").status, 409);
+  EXPECT_EQ(request("DELETE", "/v1/tenants/acme/domains/other.test").status, 404);
+  const std::string entry = "{\"kind\":\"block\",\"entry\":\"spam.example\"}";
+  EXPECT_EQ(request("POST", "/v1/tenants/acme/lists", "", entry).status, 201);
+  EXPECT_EQ(request("POST", "/v1/tenants/acme/lists", "", entry).status, 409);
+  EXPECT_EQ(request("DELETE", "/v1/tenants/acme/lists?kind=block&entry=other.example").status, 404);
+  EXPECT_EQ(request("POST", "/v1/tenants/acme/lists", "", "{\"kind\":\"maybe\",\"entry\":\"x.example\"}").status, 400);
+  EXPECT_EQ(request("DELETE", "/v1/tokens/nothing").status, 404);
+  for (const char* wording : {"already", "exists", "no tenant", "is taken"}) {
+    const HttpResponse r = request("PATCH", "/v1/tenants/acme", "",
+                                   std::string("{\"settings\":{\"spam_threshold\":\"") + wording + "\"}}");
+    EXPECT_EQ(r.status, 400) << wording << ": " << r.body;
+  }
+}
+
 }  // namespace
 }  // namespace mx::control
