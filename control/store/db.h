@@ -2,8 +2,9 @@
 // or a PostgreSQL server (`postgresql://...` or `postgres://...`, libpq's connection URI, e.g.
 // postgresql:///mxgate?host=/run/postgresql for a Unix socket). The store's SQL is written once,
 // in the dialect both accept (`?` parameters, ON CONFLICT, RETURNING); what differs — the
-// parameter syntax, the schema's column types, how a write transaction starts — is translated
-// here, so the same statements and the same tests run against both.
+// parameter syntax, how a write transaction starts, BYTEA and text — is handled here, so the
+// same statements and the same tests run against both (the schema itself has a PostgreSQL form
+// of its own in store.cc).
 //
 // SECURITY: every value is bound as a parameter (no SQL is built from input). PostgreSQL text
 // holds valid UTF-8 without NUL only: there, a text value's NUL bytes and invalid sequences
@@ -59,8 +60,6 @@ class Db {
   virtual bool postgres() const = 0;
   // Statements without parameters (schema, pragmas), several separated by ';'.
   virtual Expected<bool> exec(std::string_view sql) = 0;
-  // A schema step: the common dialect translated for this database (column types).
-  virtual Expected<bool> exec_schema(std::string_view sql) = 0;
   // A write transaction (SQLite: BEGIN IMMEDIATE, so a writer waits at its start, not midway).
   virtual Expected<bool> begin() = 0;
   Expected<bool> commit() { return exec("COMMIT;"); }
